@@ -1,0 +1,247 @@
+//! The one error type of the crate.
+
+use core::fmt;
+
+use crate::handle::{ObjectHandle, RegionHandle, TypeTag};
+
+/// What an operation found when it rejected a handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Found {
+    /// The id is beyond every id the registry has issued.
+    NeverIssued,
+    /// The id is in use by another generation, or free.
+    Generation {
+        /// The generation the id has now.
+        current: u32,
+    },
+    /// The id reached its last generation and was retired.
+    Retired,
+    /// The slot is free: its object was destroyed.
+    FreedSlot,
+    /// A forwarding record led to an object that no longer exists.
+    DeadForwardingTarget,
+}
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Found::NeverIssued => f.write_str("an id never issued"),
+            Found::Generation { current } => write!(f, "generation {current} in its place"),
+            Found::Retired => f.write_str("a retired id"),
+            Found::FreedSlot => f.write_str("a freed slot"),
+            Found::DeadForwardingTarget => f.write_str("a forwarding record to a dead object"),
+        }
+    }
+}
+
+/// Which count an over- or underflow concerns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Count {
+    /// A region's reference count.
+    Region,
+    /// An object's strong count.
+    Strong,
+    /// An object's weak count.
+    Weak,
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Count::Region => "region refcount",
+            Count::Strong => "strong count",
+            Count::Weak => "weak count",
+        })
+    }
+}
+
+/// Every way an operation can fail. A failed operation changes nothing.
+///
+/// `Display` names the handle values and the state found; [`Error::kind`]
+/// gives the field-less [`ErrorKind`] that the reference model predicts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The region handle names no live region.
+    InvalidRegion {
+        /// The handle passed in.
+        region: RegionHandle,
+        /// What its id holds now.
+        found: Found,
+    },
+    /// The root region cannot be retained or released.
+    RootRegion,
+    /// The object handle does not resolve to a live object.
+    StaleHandle {
+        /// The handle passed in.
+        handle: ObjectHandle,
+        /// What resolution found.
+        found: Found,
+    },
+    /// The object's type tag is not the one the operation needs (this includes
+    /// byte access to a typed object).
+    TypeMismatch {
+        /// The handle passed in.
+        handle: ObjectHandle,
+        /// The tag the operation needed (for byte access: a raw tag).
+        expected: TypeTag,
+        /// The object's tag.
+        found: TypeTag,
+    },
+    /// A release or `drop_weak` found the count at 0.
+    RefcountUnderflow {
+        /// Which count.
+        count: Count,
+    },
+    /// A count would exceed `u32::MAX`.
+    RefcountOverflow {
+        /// Which count.
+        count: Count,
+    },
+    /// The byte slice given to a raw allocation is not `layout.size()` long.
+    SizeMismatch {
+        /// `layout.size()`.
+        layout_size: usize,
+        /// `bytes.len()`.
+        bytes_len: usize,
+    },
+    /// A size (or size arithmetic) beyond [`MAX_OBJECT_SIZE`](crate::MAX_OBJECT_SIZE).
+    SizeOverflow {
+        /// The size asked for.
+        size: usize,
+    },
+    /// An alignment beyond [`MAX_ALIGN`](crate::MAX_ALIGN).
+    UnsupportedAlignment {
+        /// The alignment asked for.
+        align: usize,
+    },
+    /// A raw type tag with [`TypeTag::TYPED_BIT`] set.
+    ReservedTypeTag {
+        /// The tag passed in.
+        tag: TypeTag,
+    },
+    /// Two Rust types hashed to the same typed tag in this registry; the second
+    /// is refused rather than risk reading one as the other.
+    TypeTagCollision {
+        /// The colliding tag.
+        tag: TypeTag,
+    },
+    /// The live payload budget would be exceeded.
+    BudgetExceeded {
+        /// Bytes the operation needed.
+        requested: usize,
+        /// Bytes still available under the budget.
+        available: usize,
+    },
+    /// The global allocator refused memory.
+    OutOfMemory {
+        /// Bytes asked of the allocator.
+        requested: usize,
+    },
+    /// Every region id or slot id is retired or in use (more than `u32::MAX`).
+    IdSpaceExhausted,
+}
+
+/// The kind of an [`Error`], without its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)] // each variant is documented on `Error`
+pub enum ErrorKind {
+    InvalidRegion,
+    RootRegion,
+    StaleHandle,
+    TypeMismatch,
+    RefcountUnderflow,
+    RefcountOverflow,
+    SizeMismatch,
+    SizeOverflow,
+    UnsupportedAlignment,
+    ReservedTypeTag,
+    TypeTagCollision,
+    BudgetExceeded,
+    OutOfMemory,
+    IdSpaceExhausted,
+}
+
+impl Error {
+    /// The variant without its fields.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidRegion { .. } => ErrorKind::InvalidRegion,
+            Error::RootRegion => ErrorKind::RootRegion,
+            Error::StaleHandle { .. } => ErrorKind::StaleHandle,
+            Error::TypeMismatch { .. } => ErrorKind::TypeMismatch,
+            Error::RefcountUnderflow { .. } => ErrorKind::RefcountUnderflow,
+            Error::RefcountOverflow { .. } => ErrorKind::RefcountOverflow,
+            Error::SizeMismatch { .. } => ErrorKind::SizeMismatch,
+            Error::SizeOverflow { .. } => ErrorKind::SizeOverflow,
+            Error::UnsupportedAlignment { .. } => ErrorKind::UnsupportedAlignment,
+            Error::ReservedTypeTag { .. } => ErrorKind::ReservedTypeTag,
+            Error::TypeTagCollision { .. } => ErrorKind::TypeTagCollision,
+            Error::BudgetExceeded { .. } => ErrorKind::BudgetExceeded,
+            Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
+            Error::IdSpaceExhausted => ErrorKind::IdSpaceExhausted,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidRegion { region, found } => {
+                write!(f, "{region} is not a live region: found {found}")
+            }
+            Error::RootRegion => f.write_str("the root region cannot be retained or released"),
+            Error::StaleHandle { handle, found } => {
+                write!(f, "{handle} is stale: found {found}")
+            }
+            Error::TypeMismatch {
+                handle,
+                expected,
+                found,
+            } => write!(f, "{handle} has {found}, expected {expected}"),
+            Error::RefcountUnderflow { count } => write!(f, "{count} is already 0"),
+            Error::RefcountOverflow { count } => write!(f, "{count} would exceed u32::MAX"),
+            Error::SizeMismatch {
+                layout_size,
+                bytes_len,
+            } => write!(
+                f,
+                "layout size is {layout_size} bytes but {bytes_len} bytes were given"
+            ),
+            Error::SizeOverflow { size } => write!(
+                f,
+                "size {size} exceeds the maximum object size {}",
+                crate::MAX_OBJECT_SIZE
+            ),
+            Error::UnsupportedAlignment { align } => write!(
+                f,
+                "alignment {align} exceeds the maximum alignment {}",
+                crate::MAX_ALIGN
+            ),
+            Error::ReservedTypeTag { tag } => {
+                write!(f, "{tag} has the bit reserved for typed allocations")
+            }
+            Error::TypeTagCollision { tag } => {
+                write!(f, "{tag} is already used by another Rust type")
+            }
+            Error::BudgetExceeded {
+                requested,
+                available,
+            } => write!(
+                f,
+                "{requested} bytes requested but only {available} remain in the budget"
+            ),
+            Error::OutOfMemory { requested } => {
+                write!(f, "the allocator refused {requested} bytes")
+            }
+            Error::IdSpaceExhausted => f.write_str("no region or slot id is left"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,211 @@
+//! Handles: plain `Copy` names for regions and objects.
+//!
+//! A handle is never a pointer. Every field is checked on every use, so a stale
+//! or fabricated handle is always an `Err`, never undefined behaviour.
+
+use core::fmt;
+
+/// The largest generation a slot or region id reaches before it is retired
+/// for good. A generation never wraps, so a handle can never name a later
+/// occupant of the same id (no ABA).
+///
+/// The `small-generations` feature shrinks this to 3 so that tests and
+/// fuzzing reach retirement quickly.
+pub const MAX_GENERATION: u32 = if cfg!(feature = "small-generations") {
+    3
+} else {
+    u32::MAX
+};
+
+/// The next generation after `generation`, or `None` when the id must retire.
+pub(crate) fn next_generation(generation: u32) -> Option<u32> {
+    if generation >= MAX_GENERATION {
+        None
+    } else {
+        Some(generation + 1)
+    }
+}
+
+/// Names a region: (region id, region generation).
+///
+/// Valid while the region it was returned for is alive. Region ids are
+/// recycled with a generation bump, so an old handle to a recycled id is stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegionHandle {
+    pub(crate) id: u32,
+    pub(crate) generation: u32,
+}
+
+impl RegionHandle {
+    /// The permanent root region of every registry.
+    pub const ROOT: RegionHandle = RegionHandle {
+        id: 0,
+        generation: 0,
+    };
+
+    /// Builds a handle from raw field values. Nothing is checked here: a
+    /// handle that names no live region is rejected by every operation.
+    ///
+    /// ```
+    /// use regions::{Registry, RegionHandle};
+    /// let mut reg = Registry::new();
+    /// let fake = RegionHandle::from_raw_parts(7, 3);
+    /// assert!(reg.retain_region(fake).is_err());
+    /// ```
+    pub const fn from_raw_parts(id: u32, generation: u32) -> Self {
+        RegionHandle { id, generation }
+    }
+
+    /// The region id (an index into the registry's region table).
+    pub const fn id(self) -> u32 {
+        self.id
+    }
+
+    /// The generation of the region id this handle was issued for.
+    pub const fn generation(self) -> u32 {
+        self.generation
+    }
+}
+
+impl fmt::Display for RegionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "region {}v{}", self.id, self.generation)
+    }
+}
+
+/// Names an object: (region id, region generation, slot id, slot generation).
+///
+/// The region generation and the slot generation are separate fields: the
+/// first says which incarnation of the region the slot table belongs to, the
+/// second which occupant of the slot. An object handle stays valid through
+/// promotions: [`Registry::resolve`](crate::Registry::resolve) gives the
+/// object's current home handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectHandle {
+    pub(crate) region: RegionHandle,
+    pub(crate) slot: u32,
+    pub(crate) slot_generation: u32,
+}
+
+impl ObjectHandle {
+    /// Builds a handle from raw field values. Nothing is checked here.
+    ///
+    /// ```
+    /// use regions::{Registry, ObjectHandle};
+    /// let reg = Registry::new();
+    /// let fake = ObjectHandle::from_raw_parts(0, 0, 12, 0);
+    /// assert!(reg.get(fake).is_err());
+    /// ```
+    pub const fn from_raw_parts(
+        region_id: u32,
+        region_generation: u32,
+        slot: u32,
+        slot_generation: u32,
+    ) -> Self {
+        ObjectHandle {
+            region: RegionHandle::from_raw_parts(region_id, region_generation),
+            slot,
+            slot_generation,
+        }
+    }
+
+    /// The region this handle was issued in (not necessarily the object's
+    /// current home; see [`Registry::region_of`](crate::Registry::region_of)).
+    pub const fn region(self) -> RegionHandle {
+        self.region
+    }
+
+    /// The slot id within that region's slot table.
+    pub const fn slot(self) -> u32 {
+        self.slot
+    }
+
+    /// The generation of the slot this handle was issued for.
+    pub const fn slot_generation(self) -> u32 {
+        self.slot_generation
+    }
+}
+
+impl fmt::Display for ObjectHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "object {}v{}/{}v{}",
+            self.region.id, self.region.generation, self.slot, self.slot_generation
+        )
+    }
+}
+
+/// A weak reference: it never keeps its object alive through region death.
+///
+/// Obtained from [`Registry::downgrade`](crate::Registry::downgrade), which
+/// increments the object's weak count; [`Registry::drop_weak`](crate::Registry::drop_weak)
+/// decrements it. [`Registry::upgrade`](crate::Registry::upgrade) yields the
+/// object's current home handle while it is alive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WeakHandle {
+    pub(crate) target: ObjectHandle,
+}
+
+impl WeakHandle {
+    /// Builds a weak handle that names `target`; nothing is checked and no
+    /// count changes.
+    pub const fn from_object_handle(target: ObjectHandle) -> Self {
+        WeakHandle { target }
+    }
+
+    /// The object handle this weak handle names (it may be stale).
+    pub const fn object_handle(self) -> ObjectHandle {
+        self.target
+    }
+}
+
+/// A type tag: says how an object's bytes are to be read and which destructor
+/// runs when it is destroyed.
+///
+/// Raw tags are chosen by the user and must be below [`TypeTag::TYPED_BIT`];
+/// tags with that bit set are derived from `TypeId`s by typed allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TypeTag(pub u64);
+
+impl TypeTag {
+    /// The bit reserved for tags of typed allocations.
+    pub const TYPED_BIT: u64 = 1 << 63;
+
+    /// Whether this tag belongs to a typed allocation.
+    pub const fn is_typed(self) -> bool {
+        self.0 & Self::TYPED_BIT != 0
+    }
+}
+
+impl fmt::Display for TypeTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_typed() {
+            write!(f, "typed tag {:#x}", self.0)
+        } else {
+            write!(f, "tag {}", self.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn next_generation_retires_at_the_maximum() {
+        assert_eq!(next_generation(0), Some(1));
+        assert_eq!(next_generation(MAX_GENERATION - 1), Some(MAX_GENERATION));
+        assert_eq!(next_generation(MAX_GENERATION), None);
+    }
+
+    #[test]
+    fn handles_display_every_field() {
+        let h = ObjectHandle::from_raw_parts(1, 2, 3, 4);
+        assert_eq!(h.to_string(), "object 1v2/3v4");
+        assert_eq!(h.region().to_string(), "region 1v2");
+        assert!(TypeTag(TypeTag::TYPED_BIT | 5).is_typed());
+        assert!(!TypeTag(5).is_typed());
+    }
+}

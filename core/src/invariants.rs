@@ -1,0 +1,181 @@
+//! `check_invariants`: a full internal-consistency check of a registry.
+//!
+//! It verifies, and reports every violation of:
+//! - the region tree: the root is live at id 0 with no parent; every other
+//!   live region has refcount >= 1 and a live parent whose child list holds it
+//!   at its recorded index; every listed child names its parent back; parent
+//!   chains reach the root;
+//! - the region table: dead ids are on the free list exactly once unless
+//!   retired; the live-region count is exact;
+//! - per region: the slot table's sparse set, free list and forwarding count;
+//!   live slots and pool entries are a bijection (same count, same order);
+//!   the surviving-object count; every entry's layout limits, inline rule and
+//!   typed tag; arena bounds, alignment, and no overlap between any two live
+//!   chunks or free chunks;
+//! - ghost tables: the index and the tables agree; no index key names a live
+//!   region incarnation; every table is on exactly one live host list whose
+//!   length is right.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::pool::{INLINE_ALIGN, INLINE_SIZE};
+use crate::region::NO_PARENT;
+use crate::registry::Registry;
+use crate::{MAX_ALIGN, MAX_OBJECT_SIZE};
+
+/// Every invariant violation `check_invariants` found, one line each.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvariantViolations(pub Vec<String>);
+
+impl fmt::Display for InvariantViolations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} invariant violation(s):", self.0.len())?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl core::error::Error for InvariantViolations {}
+
+impl Registry {
+    /// Checks every internal invariant (see the module list in the source);
+    /// `Err` lists all violations found. Slow: O(everything). Tests and the
+    /// differential harness call it after every operation.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.alloc_typed(r, [0u64; 8]).unwrap();
+    /// reg.check_invariants().unwrap();
+    /// ```
+    pub fn check_invariants(&self) -> Result<(), InvariantViolations> {
+        let mut problems = Vec::new();
+        self.check_tree(&mut problems);
+        self.check_objects(&mut problems);
+        self.check_ghosts(&mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InvariantViolations(problems))
+        }
+    }
+
+    fn check_tree(&self, problems: &mut Vec<String>) {
+        match self.regions.first() {
+            Some(slot) if slot.generation == 0 && slot.region.as_ref().is_some_and(|r| r.parent == NO_PARENT) => {}
+            _ => problems.push("the root is not live at id 0 generation 0 without a parent".into()),
+        }
+        let mut free_seen = vec![false; self.regions.len()];
+        for &id in &self.free_region_ids {
+            match self.regions.get(id as usize) {
+                Some(slot) if slot.region.is_none() && !slot.retired && !free_seen[id as usize] => {
+                    free_seen[id as usize] = true;
+                }
+                _ => problems.push(format!("free region id {id} is live, retired, duplicated or out of range")),
+            }
+        }
+        let mut live = 0;
+        for (id, slot) in self.regions.iter().enumerate() {
+            let Some(region) = &slot.region else {
+                if !slot.retired && !free_seen[id] {
+                    problems.push(format!("dead region id {id} is neither free nor retired"));
+                }
+                continue;
+            };
+            live += 1;
+            if id == 0 {
+                continue;
+            }
+            if region.refcount == 0 {
+                problems.push(format!("live region {id} has refcount 0"));
+            }
+            match self.regions.get(region.parent as usize).and_then(|p| p.region.as_ref()) {
+                Some(parent) if parent.children.get(region.index_in_parent as usize) == Some(&(id as u32)) => {}
+                _ => problems.push(format!(
+                    "region {id}: parent {} does not list it at index {}",
+                    region.parent, region.index_in_parent
+                )),
+            }
+            // The parent chain reaches the root within the number of regions.
+            let mut cursor = region.parent;
+            let mut steps = 0;
+            while cursor != 0 && cursor != NO_PARENT && steps <= self.regions.len() {
+                cursor = self.regions.get(cursor as usize).and_then(|s| s.region.as_ref()).map_or(NO_PARENT, |r| r.parent);
+                steps += 1;
+            }
+            if cursor != 0 {
+                problems.push(format!("region {id}'s parent chain does not reach the root"));
+            }
+        }
+        for (id, slot) in self.regions.iter().enumerate() {
+            let Some(region) = &slot.region else { continue };
+            for (index, &child) in region.children.iter().enumerate() {
+                match self.regions.get(child as usize).and_then(|s| s.region.as_ref()) {
+                    Some(c) if c.parent == id as u32 && c.index_in_parent == index as u32 => {}
+                    _ => problems.push(format!("region {id} lists child {child} at {index}, which does not point back")),
+                }
+            }
+        }
+        if live != self.live_regions {
+            problems.push(format!("{live} live regions but the count says {}", self.live_regions));
+        }
+    }
+
+    fn check_objects(&self, problems: &mut Vec<String>) {
+        for (id, slot) in self.regions.iter().enumerate() {
+            let Some(region) = &slot.region else { continue };
+            let mut local = Vec::new();
+            region.slots.check(&mut local);
+            region.pool.check(&mut local);
+            if region.slots.live_len() != region.pool.len() {
+                local.push(format!("{} live slots but {} pool entries", region.slots.live_len(), region.pool.len()));
+            }
+            let strong = region.pool.entries().iter().filter(|e| e.strong > 0).count();
+            if strong != region.strong_objects as usize {
+                local.push(format!("{strong} objects with strong refs but the count says {}", region.strong_objects));
+            }
+            for (position, entry) in region.pool.entries().iter().enumerate() {
+                let inline = entry.size() <= INLINE_SIZE && entry.align() <= INLINE_ALIGN;
+                if entry.size() > MAX_OBJECT_SIZE || entry.align() > MAX_ALIGN || inline != entry.is_inline() {
+                    local.push(format!("entry {position}: {entry:?} breaks the layout rules"));
+                }
+                if entry.tag.is_typed() && !self.destructors.is_typed_tag(entry.tag) {
+                    local.push(format!("entry {position} has unclaimed {}", entry.tag));
+                }
+            }
+            problems.extend(local.into_iter().map(|p| format!("region {id}: {p}")));
+        }
+    }
+
+    fn check_ghosts(&self, problems: &mut Vec<String>) {
+        self.ghosts.check(problems);
+        let mut hosted = vec![0u32; self.ghosts.len()];
+        for (id, slot) in self.regions.iter().enumerate() {
+            let Some(region) = &slot.region else { continue };
+            let mut len = 0;
+            for (index, table) in self.ghosts.hosted(&region.ghosts) {
+                len += 1;
+                hosted[index as usize] += 1;
+                let source = &self.regions[table.source.id() as usize];
+                if source.region.is_some() && source.generation == table.source.generation() {
+                    problems.push(format!("ghost table of {} names a live region", table.source));
+                }
+            }
+            if len != region.ghosts.len() {
+                problems.push(format!("region {id} hosts {len} ghost tables but its list says {}", region.ghosts.len()));
+            }
+        }
+        for (index, count) in hosted.into_iter().enumerate() {
+            if count != 1 {
+                problems.push(format!("ghost table {index} is on {count} host lists"));
+            }
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! The reference model of the region memory system.
+//!
+//! This is an executable copy of `DESIGN.md` section 2 ("Semantics") and
+//! `docs/SEMANTICS.md`. It is meant to be read against those two documents
+//! line by line: every public method quotes the rule it implements and the
+//! error precedence it follows. It is deliberately slow and plain: std
+//! collections only, no caching, no cleverness.
+//!
+//! # Identities
+//!
+//! The model never reuses an identity. [`RegionId`]s and [`ObjectId`]s come
+//! from counters that only go up; the root region is `RegionId(0)`. A handle
+//! in the core corresponds to an id here; a stale or fabricated handle
+//! corresponds to an id that is not live (never issued, or dead). Because an
+//! object keeps its identity when it is promoted, "every handle an object ever
+//! had resolves to its current home" is simply "the id is still live"; there
+//! are no forwarding records or ghost tables in the model.
+//!
+//! # Failed operations change nothing
+//!
+//! Every operation performs all of its checks before it changes any state,
+//! so an `Err` leaves the model exactly as it was.
+//!
+//! # Decisions where the documents leave room
+//!
+//! These are the model's readings of points DESIGN.md and SEMANTICS.md do not
+//! pin down. The core must agree with them (or the documents must be amended).
+//!
+//! 1. **Budget.** The byte budget is one number for the whole registry
+//!    (SEMANTICS.md: promotion never gives `BudgetExceeded` "because payload
+//!    does not change", which only holds for a registry-wide budget). It
+//!    limits the sum of `size` over live objects (alignment padding is not
+//!    payload). An allocation fails with `BudgetExceeded` iff
+//!    `live_bytes + size > budget`; reaching the budget exactly is allowed.
+//!    [`Model::new`] has no budget; [`Model::with_budget`] sets one.
+//! 2. **`OutOfMemory` / `IdSpaceExhausted`** are real-resource failures the
+//!    model cannot predict; the model never returns `OutOfMemory` (and has no
+//!    `IdSpaceExhausted`: its `u64` counters do not run out in practice).
+//! 3. **Alignment that is not a power of two** (including 0) cannot be
+//!    expressed as a `core::alloc::Layout`; the model reports it as
+//!    `UnsupportedAlignment`, at the same place in the precedence as
+//!    `align > MAX_ALIGN`.
+//! 4. **`alloc_typed` precedence.** SEMANTICS.md writes
+//!    "`UnsupportedAlignment` / `SizeOverflow`"; the model checks alignment
+//!    first. `bytes.len() == size` and "`tag` has [`TYPED_TAG_BIT`]" are
+//!    preconditions on the caller (a typed value always has its own size and
+//!    a `TypeId`-derived tag), so the model panics if they are broken: that
+//!    is a harness bug, not a behaviour of the system.
+//! 5. **Destruction order** within one region death or registry drop is
+//!    unspecified (SEMANTICS.md); the model destroys in ascending object id.
+//! 6. **Destructor decision.** A raw object's destructor runs iff its tag has
+//!    a registered destructor *at the moment the object is destroyed*
+//!    (registering later does not matter for objects already destroyed;
+//!    registering earlier than the allocation does count). A typed object's
+//!    destructor runs iff it was allocated with `needs_drop`.
+//! 7. **Registry drop is terminal.** [`Model::drop_registry`] destroys every
+//!    live object, then every region including the root is dead, so every
+//!    later operation fails (`InvalidRegion`, `StaleHandle`, or `RootRegion`
+//!    for retain/release of `RegionId(0)`). It returns the whole destruction
+//!    log not yet taken, i.e. it behaves like "destroy everything, then
+//!    [`Model::take_destroyed`]".
+//! 8. **No-op promotion** (the object already lives in the target) is not a
+//!    promotion: it changes no counter in [`Reach`].
+//! 9. **`store_handle` returning `Ok(false)`** changes nothing and therefore
+//!    cannot overflow, even at a strong count of `u32::MAX`.
+//! 10. **`write` past the end.** Bytes of `data` that would land at or past
+//!     the object's size are ignored; an `offset >= size` writes nothing and
+//!     is `Ok(())`.
+//! 11. **Region refcount underflow** cannot happen: a live non-root region
+//!     always has a refcount of at least 1 (it dies when it reaches 0), so
+//!     `release_region` has no `RefcountUnderflow` case.
+
+mod object;
+mod region;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Identity of a region. Never reused; the root is `RegionId(0)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RegionId(pub u64);
+
+/// Identity of an object. Never reused, and unchanged by promotion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectId(pub u64);
+
+/// The model's own error kinds (mirrors the core's `ErrorKind` variants by
+/// name; the driver maps between them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ModelError {
+    /// A region id that is not live (never issued, or dead).
+    InvalidRegion,
+    /// `retain_region` / `release_region` on the root region.
+    RootRegion,
+    /// An object id that is not live (never issued, or destroyed).
+    StaleHandle,
+    /// Byte access to a typed object, or typed access with another tag.
+    TypeMismatch,
+    /// `release` at strong count 0, or `drop_weak` at weak count 0.
+    RefcountUnderflow,
+    /// A `u32` count would exceed `u32::MAX`.
+    RefcountOverflow,
+    /// Raw allocation whose byte slice length differs from its size.
+    SizeMismatch,
+    /// Size greater than [`MAX_OBJECT_SIZE`].
+    SizeOverflow,
+    /// Alignment greater than [`MAX_ALIGN`] or not a power of two.
+    UnsupportedAlignment,
+    /// A raw tag (or destructor tag) with [`TYPED_TAG_BIT`] set.
+    ReservedTypeTag,
+    /// The allocation would take live payload bytes over the budget.
+    BudgetExceeded,
+    /// Real allocation failure. Never produced by the model (see decision 2).
+    OutOfMemory,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for ModelError {}
+
+/// Largest object size: "Sizes `0..=MAX_OBJECT_SIZE` (`2^31 - 1`)".
+pub const MAX_OBJECT_SIZE: usize = (1 << 31) - 1;
+/// Largest alignment: "alignments `1..=MAX_ALIGN` (4096)".
+pub const MAX_ALIGN: usize = 4096;
+/// "Objects with size <= 16 and align <= 16 are *inline*; all others are *heap*."
+pub const INLINE_SIZE: usize = 16;
+/// The top tag bit: set on typed tags, reserved (an error) on raw tags.
+pub const TYPED_TAG_BIT: u64 = 1 << 63;
+
+/// State of one live region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionState {
+    /// The parent region; `None` only for the root.
+    pub parent: Option<RegionId>,
+    /// Number of references held by callers; the root's is always 0.
+    pub refcount: u32,
+    /// The live child regions ("parents hold no reference on children").
+    pub children: BTreeSet<RegionId>,
+}
+
+/// State of one live object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectState {
+    /// The region the object currently lives in.
+    pub home: RegionId,
+    /// Size in bytes; always equal to `bytes.len()`.
+    pub size: usize,
+    /// Alignment (a power of two, at most [`MAX_ALIGN`]).
+    pub align: usize,
+    /// The contents.
+    pub bytes: Vec<u8>,
+    /// Type tag: below 2^63 for raw objects, with [`TYPED_TAG_BIT`] for typed.
+    pub tag: u64,
+    /// Whether the object was allocated typed.
+    pub typed: bool,
+    /// Strong count (external references).
+    pub strong: u32,
+    /// Weak count.
+    pub weak: u32,
+    /// Typed objects only: destroying the object runs its drop glue.
+    /// Always `false` for raw objects (their destructor is looked up by tag).
+    pub needs_drop: bool,
+    /// How many times this object has moved (manual and by region death).
+    pub promotions: u64,
+}
+
+impl ObjectState {
+    /// "Objects with size <= 16 and align <= 16 are *inline*; all others are *heap*."
+    pub fn is_inline(&self) -> bool {
+        self.size <= INLINE_SIZE && self.align <= INLINE_SIZE
+    }
+}
+
+/// Counters the harness uses to see that random runs are not vacuous.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// Largest number of live objects seen at once.
+    pub peak_live_objects: usize,
+    /// Number of regions that died.
+    pub region_deaths: u64,
+    /// Number of region deaths that promoted at least one object.
+    pub deaths_with_promotions: u64,
+    /// Number of objects moved by region death.
+    pub promotions_by_death: u64,
+    /// Number of objects moved by `promote` (no-op promotions excluded).
+    pub manual_promotions: u64,
+    /// Most moves (manual + by death) made by a single object.
+    pub max_promotions_of_one_object: u64,
+    /// Number of destroyed objects for which a destructor ran.
+    pub destructor_calls: u64,
+}
+
+/// The whole registry: a tree of regions under a permanent root, the live
+/// objects, the destructor registry and the destruction log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Model {
+    regions: BTreeMap<RegionId, RegionState>,
+    objects: BTreeMap<ObjectId, ObjectState>,
+    next_region: u64,
+    next_object: u64,
+    /// Raw tags with a registered destructor.
+    destructors: BTreeSet<u64>,
+    /// Objects destroyed since the last `take_destroyed`.
+    destroyed: Vec<(ObjectId, bool)>,
+    budget: Option<usize>,
+    reach: Reach,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Model {
+    /// A registry holding only the root region `RegionId(0)` ("a permanent
+    /// root region"), with no byte budget.
+    pub fn new() -> Self {
+        let root = RegionState {
+            parent: None,
+            refcount: 0,
+            children: BTreeSet::new(),
+        };
+        Model {
+            regions: BTreeMap::from([(RegionId(0), root)]),
+            objects: BTreeMap::new(),
+            next_region: 1,
+            next_object: 0,
+            destructors: BTreeSet::new(),
+            destroyed: Vec::new(),
+            budget: None,
+            reach: Reach::default(),
+        }
+    }
+
+    /// Like [`Model::new`], with "a configurable byte budget on live object
+    /// payload": allocations fail with `BudgetExceeded` when the sum of the
+    /// sizes of live objects would exceed `budget` (decision 1).
+    pub fn with_budget(budget: usize) -> Self {
+        Model {
+            budget: Some(budget),
+            ..Self::new()
+        }
+    }
+
+    /// The root region, `RegionId(0)`.
+    pub fn root(&self) -> RegionId {
+        RegionId(0)
+    }
+
+    /// The state of `r` if it is live.
+    pub fn region(&self, r: RegionId) -> Option<&RegionState> {
+        self.regions.get(&r)
+    }
+
+    /// The state of `o` if it is live.
+    pub fn object(&self, o: ObjectId) -> Option<&ObjectState> {
+        self.objects.get(&o)
+    }
+
+    /// All live regions, in ascending id order.
+    pub fn regions(&self) -> impl Iterator<Item = (RegionId, &RegionState)> {
+        self.regions.iter().map(|(id, state)| (*id, state))
+    }
+
+    /// All live objects, in ascending id order.
+    pub fn objects(&self) -> impl Iterator<Item = (ObjectId, &ObjectState)> {
+        self.objects.iter().map(|(id, state)| (*id, state))
+    }
+
+    /// "`objects(region)` ... exactly the live objects whose current home is
+    /// that region", in ascending id order.
+    pub fn objects_in(&self, r: RegionId) -> impl Iterator<Item = (ObjectId, &ObjectState)> {
+        self.objects().filter(move |(_, state)| state.home == r)
+    }
+
+    /// Live payload bytes: the sum of the sizes of all live objects.
+    pub fn live_bytes(&self) -> usize {
+        self.objects.values().map(|state| state.size).sum()
+    }
+
+    /// The byte budget, if one was configured.
+    pub fn budget(&self) -> Option<usize> {
+        self.budget
+    }
+
+    /// `register_destructor(tag, f)`. Errors: `ReservedTypeTag` (the tag has
+    /// the top bit set; typed tags get their drop glue automatically).
+    /// "Installs `f`, replacing any earlier destructor for that tag": in the
+    /// model only the fact that a destructor exists matters, so registering
+    /// a tag twice is the same as registering it once.
+    pub fn register_destructor(&mut self, tag: u64) -> Result<(), ModelError> {
+        if tag & TYPED_TAG_BIT != 0 {
+            return Err(ModelError::ReservedTypeTag);
+        }
+        self.destructors.insert(tag);
+        Ok(())
+    }
+
+    /// Objects destroyed since the last call, in destruction order, each with
+    /// whether a destructor ran for it (a destructor runs iff the object is
+    /// raw and its tag had a registered destructor at destruction time, or it
+    /// is typed with `needs_drop`; decision 6).
+    pub fn take_destroyed(&mut self) -> Vec<(ObjectId, bool)> {
+        std::mem::take(&mut self.destroyed)
+    }
+
+    /// Dropping the registry: "destroys every live object exactly once"
+    /// (destructor once each, ascending id). Afterwards no region is live,
+    /// not even the root (decision 7). Returns the destruction log like
+    /// [`Model::take_destroyed`], including entries not yet taken.
+    pub fn drop_registry(&mut self) -> Vec<(ObjectId, bool)> {
+        let ids: Vec<ObjectId> = self.objects.keys().copied().collect();
+        for o in ids {
+            self.destroy(o);
+        }
+        self.regions.clear();
+        self.take_destroyed()
+    }
+
+    /// Counters the harness uses to see that random runs are not vacuous.
+    pub fn reach(&self) -> &Reach {
+        &self.reach
+    }
+
+    /// Checks the model's own structural invariants: the root is live (unless
+    /// the registry was dropped), each live non-root region has a live parent
+    /// that lists it as a child and a refcount of at least 1, child sets list
+    /// exactly the live children, and every live object lives in a live
+    /// region with `bytes.len() == size`.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.check_regions()?;
+        self.check_objects()
+    }
+
+    fn check_regions(&self) -> Result<(), String> {
+        if self.regions.is_empty() {
+            if !self.objects.is_empty() {
+                return Err("objects live after registry drop".into());
+            }
+            return Ok(());
+        }
+        match self.regions.get(&RegionId(0)) {
+            Some(root) if root.parent.is_none() && root.refcount == 0 => {}
+            other => return Err(format!("bad root: {other:?}")),
+        }
+        for (&id, state) in &self.regions {
+            if id != RegionId(0) {
+                self.check_child_link(id, state)?;
+            }
+            for child in &state.children {
+                let child_parent = self.regions.get(child).and_then(|c| c.parent);
+                if child_parent != Some(id) {
+                    return Err(format!(
+                        "{id:?} lists {child:?} whose parent is {child_parent:?}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_child_link(&self, id: RegionId, state: &RegionState) -> Result<(), String> {
+        if state.refcount == 0 {
+            return Err(format!("{id:?} is live with refcount 0"));
+        }
+        let parent = state.parent.ok_or(format!("{id:?} has no parent"))?;
+        match self.regions.get(&parent) {
+            Some(p) if p.children.contains(&id) => Ok(()),
+            _ => Err(format!(
+                "{id:?}: parent {parent:?} missing or does not list it"
+            )),
+        }
+    }
+
+    fn check_objects(&self) -> Result<(), String> {
+        for (id, state) in &self.objects {
+            if !self.regions.contains_key(&state.home) {
+                return Err(format!("{id:?} lives in dead region {:?}", state.home));
+            }
+            if state.bytes.len() != state.size {
+                return Err(format!(
+                    "{id:?}: {} bytes, size {}",
+                    state.bytes.len(),
+                    state.size
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Destroys a live object: removes it and records whether a destructor
+    /// ran for it (decision 6). Callers have checked that `o` is live.
+    fn destroy(&mut self, o: ObjectId) {
+        let state = self.objects.remove(&o).expect("destroy: object is live");
+        let ran = if state.typed {
+            state.needs_drop
+        } else {
+            self.destructors.contains(&state.tag)
+        };
+        if ran {
+            self.reach.destructor_calls += 1;
+        }
+        self.destroyed.push((o, ran));
+    }
+
+    /// Moves a live object to `target` (a live region other than its home),
+    /// keeping contents, type and counts. Callers count the promotion kind.
+    fn move_object(&mut self, o: ObjectId, target: RegionId) {
+        let state = self.objects.get_mut(&o).expect("move: object is live");
+        state.home = target;
+        state.promotions += 1;
+        let moves = state.promotions;
+        let max = &mut self.reach.max_promotions_of_one_object;
+        *max = (*max).max(moves);
+    }
+}
+
+#[cfg(test)]
+mod tests;
