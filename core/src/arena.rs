@@ -81,7 +81,11 @@ impl ArenaBlock {
 
     /// The address of byte `offset` of the block.
     pub fn at(&self, offset: u32) -> NonNull<u8> {
-        debug_assert!(offset <= self.capacity, "offset {offset} past arena end {}", self.capacity);
+        debug_assert!(
+            offset <= self.capacity,
+            "offset {offset} past arena end {}",
+            self.capacity
+        );
         // SAFETY: `offset <= capacity`, so the result is within the allocation or one past it.
         unsafe { self.base.add(offset as usize) }
     }
@@ -205,9 +209,14 @@ impl FreeChunks {
     pub fn check(&self) -> Result<(), alloc::string::String> {
         for (class, chunks) in self.classes.iter().enumerate() {
             if (self.occupied >> class) & 1 != u32::from(!chunks.is_empty()) {
-                return Err(alloc::format!("occupied bit {class} disagrees with its list"));
+                return Err(alloc::format!(
+                    "occupied bit {class} disagrees with its list"
+                ));
             }
-            if let Some(chunk) = chunks.iter().find(|c| c.len == 0 || class_of(c.len) != class) {
+            if let Some(chunk) = chunks
+                .iter()
+                .find(|c| c.len == 0 || class_of(c.len) != class)
+            {
                 return Err(alloc::format!("chunk {chunk:?} filed under class {class}"));
             }
         }
@@ -227,7 +236,11 @@ mod tests {
         while align <= MAX_ALIGN as u32 {
             block.bump_allocate(1, 1).unwrap(); // misalign the bump pointer
             let offset = block.bump_allocate(3, align).unwrap();
-            assert_eq!(block.at(offset).as_ptr() as usize % align as usize, 0, "align {align}");
+            assert_eq!(
+                block.at(offset).as_ptr() as usize % align as usize,
+                0,
+                "align {align}"
+            );
             align *= 2;
         }
     }
@@ -245,8 +258,16 @@ mod tests {
     #[test]
     fn free_chunks_are_reused_with_their_arena_index() {
         let mut free = FreeChunks::default();
-        free.push(Chunk { arena: 3, offset: 64, len: 48 });
-        free.push(Chunk { arena: 1, offset: 0, len: 16 });
+        free.push(Chunk {
+            arena: 3,
+            offset: 64,
+            len: 48,
+        });
+        free.push(Chunk {
+            arena: 1,
+            offset: 0,
+            len: 16,
+        });
         assert_eq!(free.take(48, 16), Some((3, 64)));
         assert_eq!(free.take(16, 16), Some((1, 0)));
         assert_eq!(free.take(1, 1), None);
@@ -256,15 +277,27 @@ mod tests {
     #[test]
     fn take_splits_off_alignment_padding_and_tail() {
         let mut free = FreeChunks::default();
-        free.push(Chunk { arena: 0, offset: 8, len: 100 });
+        free.push(Chunk {
+            arena: 0,
+            offset: 8,
+            len: 100,
+        });
         assert_eq!(free.take(16, 32), Some((0, 32)));
         let mut rest: Vec<Chunk> = free.iter().copied().collect();
         rest.sort_by_key(|c| c.offset);
         assert_eq!(
             rest,
             [
-                Chunk { arena: 0, offset: 8, len: 24 },
-                Chunk { arena: 0, offset: 48, len: 60 }
+                Chunk {
+                    arena: 0,
+                    offset: 8,
+                    len: 24
+                },
+                Chunk {
+                    arena: 0,
+                    offset: 48,
+                    len: 60
+                }
             ]
         );
         free.check().unwrap();
@@ -273,9 +306,21 @@ mod tests {
     #[test]
     fn take_skips_a_chunk_that_alignment_makes_too_small() {
         let mut free = FreeChunks::default();
-        free.push(Chunk { arena: 0, offset: 1, len: 20 });
-        assert_eq!(free.take(16, 16), None, "16 aligned bytes do not fit in [1, 21)");
-        free.push(Chunk { arena: 1, offset: 0, len: 31 });
+        free.push(Chunk {
+            arena: 0,
+            offset: 1,
+            len: 20,
+        });
+        assert_eq!(
+            free.take(16, 16),
+            None,
+            "16 aligned bytes do not fit in [1, 21)"
+        );
+        free.push(Chunk {
+            arena: 1,
+            offset: 0,
+            len: 31,
+        });
         assert_eq!(free.take(16, 16), Some((1, 0)));
     }
 }

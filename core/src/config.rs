@@ -42,7 +42,8 @@ impl RegistryBuilder {
     /// [`MIN_ARENA_BLOCK_SIZE`]`..=`[`MAX_ARENA_BLOCK_SIZE`]. Heap objects
     /// larger than a quarter of a block get a dedicated allocation.
     pub fn arena_block_size(mut self, bytes: usize) -> Self {
-        self.config.arena_block_size = bytes.clamp(MIN_ARENA_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE) as u32;
+        self.config.arena_block_size =
+            bytes.clamp(MIN_ARENA_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE) as u32;
         self
     }
 

@@ -93,7 +93,8 @@ impl Destructors {
                 self.typed.try_reserve(1).map_err(|_| Error::OutOfMemory {
                     requested: core::mem::size_of::<(u64, TypedInfo)>(),
                 })?;
-                let drop = core::mem::needs_drop::<T>().then_some(drop_value::<T> as unsafe fn(*mut u8));
+                let drop =
+                    core::mem::needs_drop::<T>().then_some(drop_value::<T> as unsafe fn(*mut u8));
                 self.typed.insert(
                     tag.0,
                     TypedInfo {
@@ -125,7 +126,9 @@ impl Destructors {
     #[cfg(test)]
     pub fn has_destructor(&self, tag: TypeTag) -> bool {
         if tag.is_typed() {
-            self.typed.get(&tag.0).is_some_and(|info| info.drop.is_some())
+            self.typed
+                .get(&tag.0)
+                .is_some_and(|info| info.drop.is_some())
         } else {
             !self.raw.is_empty() && self.raw.contains_key(&tag.0)
         }
@@ -182,7 +185,14 @@ mod tests {
         d.register(TypeTag(3), Box::new(|_, b| b[0] = 2)).unwrap();
         let mut byte = [0u8];
         // SAFETY: one initialized byte.
-        unsafe { d.run(ObjectHandle::from_raw_parts(0, 0, 0, 0), TypeTag(3), byte.as_mut_ptr(), 1) };
+        unsafe {
+            d.run(
+                ObjectHandle::from_raw_parts(0, 0, 0, 0),
+                TypeTag(3),
+                byte.as_mut_ptr(),
+                1,
+            )
+        };
         assert_eq!(byte, [2], "the second registration replaced the first");
         assert!(d.has_destructor(TypeTag(3)));
         assert!(!d.has_destructor(TypeTag(4)));

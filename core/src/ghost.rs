@@ -90,7 +90,9 @@ impl Ghosts {
     pub fn lookup_mut(&mut self, handle: ObjectHandle) -> Option<&mut ForwardRecord> {
         let region = handle.region();
         let index = *self.index.get(&(region.id(), region.generation()))?;
-        let record = self.tables[index as usize].records.get_mut(&handle.slot())?;
+        let record = self.tables[index as usize]
+            .records
+            .get_mut(&handle.slot())?;
         (record.slot_generation == handle.slot_generation()).then_some(record)
     }
 
@@ -107,7 +109,12 @@ impl Ghosts {
 
     /// Adds the table of dead incarnation `source` to `host`'s list.
     /// Capacity must have been reserved.
-    pub fn add(&mut self, host: &mut HostedGhosts, source: RegionHandle, records: HashMap<u32, ForwardRecord>) {
+    pub fn add(
+        &mut self,
+        host: &mut HostedGhosts,
+        source: RegionHandle,
+        records: HashMap<u32, ForwardRecord>,
+    ) {
         let index = self.tables.len() as u32;
         debug_assert!(!self.index.contains_key(&(source.id(), source.generation())));
         self.tables.push(GhostTable {
@@ -141,7 +148,10 @@ impl Ghosts {
     }
 
     /// The tables on a host list, in order.
-    pub fn hosted<'a>(&'a self, host: &HostedGhosts) -> impl Iterator<Item = (u32, &'a GhostTable)> + 'a {
+    pub fn hosted<'a>(
+        &'a self,
+        host: &HostedGhosts,
+    ) -> impl Iterator<Item = (u32, &'a GhostTable)> + 'a {
         let mut cursor = host.head;
         let mut remaining = host.len;
         core::iter::from_fn(move || {
@@ -161,15 +171,28 @@ impl Ghosts {
     pub fn check(&self, problems: &mut Vec<alloc::string::String>) {
         use alloc::format;
         if self.index.len() != self.tables.len() {
-            problems.push(format!("{} ghost index entries for {} tables", self.index.len(), self.tables.len()));
+            problems.push(format!(
+                "{} ghost index entries for {} tables",
+                self.index.len(),
+                self.tables.len()
+            ));
         }
         for (index, table) in self.tables.iter().enumerate() {
             let key = (table.source.id(), table.source.generation());
             if self.index.get(&key) != Some(&(index as u32)) {
-                problems.push(format!("ghost table {index} of {} is not indexed under it", table.source));
+                problems.push(format!(
+                    "ghost table {index} of {} is not indexed under it",
+                    table.source
+                ));
             }
-            if let Some((slot, _)) = table.records.iter().find(|(_, r)| r.target.region() == table.source) {
-                problems.push(format!("ghost table {index} forwards slot {slot} into its own dead region"));
+            if let Some((slot, _)) = table
+                .records
+                .iter()
+                .find(|(_, r)| r.target.region() == table.source)
+            {
+                problems.push(format!(
+                    "ghost table {index} forwards slot {slot} into its own dead region"
+                ));
             }
         }
     }
@@ -181,7 +204,13 @@ mod tests {
 
     fn records(slot: u32, generation: u32, target: ObjectHandle) -> HashMap<u32, ForwardRecord> {
         let mut map = HashMap::new();
-        map.insert(slot, ForwardRecord { slot_generation: generation, target });
+        map.insert(
+            slot,
+            ForwardRecord {
+                slot_generation: generation,
+                target,
+            },
+        );
         map
     }
 
@@ -191,7 +220,11 @@ mod tests {
         let mut host = HostedGhosts::default();
         let target = ObjectHandle::from_raw_parts(0, 0, 7, 0);
         ghosts.try_reserve_one().unwrap();
-        ghosts.add(&mut host, RegionHandle::from_raw_parts(3, 1), records(5, 2, target));
+        ghosts.add(
+            &mut host,
+            RegionHandle::from_raw_parts(3, 1),
+            records(5, 2, target),
+        );
         let hit = ObjectHandle::from_raw_parts(3, 1, 5, 2);
         assert_eq!(ghosts.lookup(hit).map(|r| r.target), Some(target));
         for miss in [
@@ -211,10 +244,18 @@ mod tests {
         let target = ObjectHandle::from_raw_parts(0, 0, 0, 0);
         for id in 1..=3 {
             ghosts.try_reserve_one().unwrap();
-            ghosts.add(&mut a, RegionHandle::from_raw_parts(id, 0), records(0, 0, target));
+            ghosts.add(
+                &mut a,
+                RegionHandle::from_raw_parts(id, 0),
+                records(0, 0, target),
+            );
         }
         ghosts.try_reserve_one().unwrap();
-        ghosts.add(&mut b, RegionHandle::from_raw_parts(9, 0), records(0, 0, target));
+        ghosts.add(
+            &mut b,
+            RegionHandle::from_raw_parts(9, 0),
+            records(0, 0, target),
+        );
         ghosts.splice(&mut b, a);
         let sources: Vec<u32> = ghosts.hosted(&b).map(|(_, t)| t.source.id()).collect();
         assert_eq!(sources, [9, 1, 2, 3]);

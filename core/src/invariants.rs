@@ -69,7 +69,9 @@ impl Registry {
 
     fn check_tree(&self, problems: &mut Vec<String>) {
         match self.regions.first() {
-            Some(slot) if slot.generation == 0 && slot.region.as_ref().is_some_and(|r| r.parent == NO_PARENT) => {}
+            Some(slot)
+                if slot.generation == 0
+                    && slot.region.as_ref().is_some_and(|r| r.parent == NO_PARENT) => {}
             _ => problems.push("the root is not live at id 0 generation 0 without a parent".into()),
         }
         let mut free_seen = vec![false; self.regions.len()];
@@ -78,7 +80,9 @@ impl Registry {
                 Some(slot) if slot.region.is_none() && !slot.retired && !free_seen[id as usize] => {
                     free_seen[id as usize] = true;
                 }
-                _ => problems.push(format!("free region id {id} is live, retired, duplicated or out of range")),
+                _ => problems.push(format!(
+                    "free region id {id} is live, retired, duplicated or out of range"
+                )),
             }
         }
         let mut live = 0;
@@ -96,35 +100,65 @@ impl Registry {
             if region.refcount == 0 {
                 problems.push(format!("live region {id} has refcount 0"));
             }
-            match self.regions.get(region.parent as usize).and_then(|p| p.region.as_ref()) {
-                Some(parent) if parent.children.get(region.index_in_parent as usize) == Some(&(id as u32)) => {}
+            match self
+                .regions
+                .get(region.parent as usize)
+                .and_then(|p| p.region.as_ref())
+            {
+                Some(parent)
+                    if parent.children.get(region.index_in_parent as usize)
+                        == Some(&(id as u32)) => {}
                 _ => problems.push(format!(
                     "region {id}: parent {} does not list it at index {}",
                     region.parent, region.index_in_parent
                 )),
             }
-            // The parent chain reaches the root within the number of regions.
-            let mut cursor = region.parent;
-            let mut steps = 0;
-            while cursor != 0 && cursor != NO_PARENT && steps <= self.regions.len() {
-                cursor = self.regions.get(cursor as usize).and_then(|s| s.region.as_ref()).map_or(NO_PARENT, |r| r.parent);
-                steps += 1;
-            }
-            if cursor != 0 {
-                problems.push(format!("region {id}'s parent chain does not reach the root"));
-            }
         }
         for (id, slot) in self.regions.iter().enumerate() {
             let Some(region) = &slot.region else { continue };
             for (index, &child) in region.children.iter().enumerate() {
-                match self.regions.get(child as usize).and_then(|s| s.region.as_ref()) {
+                match self
+                    .regions
+                    .get(child as usize)
+                    .and_then(|s| s.region.as_ref())
+                {
                     Some(c) if c.parent == id as u32 && c.index_in_parent == index as u32 => {}
-                    _ => problems.push(format!("region {id} lists child {child} at {index}, which does not point back")),
+                    _ => problems.push(format!(
+                        "region {id} lists child {child} at {index}, which does not point back"
+                    )),
                 }
             }
         }
+        // Every live region is reachable from the root through child lists
+        // (so parent links have no cycle); a walk, not recursion.
+        let mut reached = vec![false; self.regions.len()];
+        let mut stack = vec![0u32];
+        let mut reachable = 0;
+        while let Some(id) = stack.pop() {
+            let Some(region) = self
+                .regions
+                .get(id as usize)
+                .and_then(|s| s.region.as_ref())
+            else {
+                continue;
+            };
+            if core::mem::replace(&mut reached[id as usize], true) {
+                problems.push(format!("region {id} is reached twice from the root"));
+                continue;
+            }
+            reachable += 1;
+            stack.extend_from_slice(&region.children);
+        }
+        if reachable != live {
+            problems.push(format!(
+                "{reachable} of {live} live regions are reachable from the root"
+            ));
+        }
         if live != self.live_regions {
-            problems.push(format!("{live} live regions but the count says {}", self.live_regions));
+            problems.push(format!(
+                "{live} live regions but the count says {}",
+                self.live_regions
+            ));
         }
     }
 
@@ -135,16 +169,33 @@ impl Registry {
             region.slots.check(&mut local);
             region.pool.check(&mut local);
             if region.slots.live_len() != region.pool.len() {
-                local.push(format!("{} live slots but {} pool entries", region.slots.live_len(), region.pool.len()));
+                local.push(format!(
+                    "{} live slots but {} pool entries",
+                    region.slots.live_len(),
+                    region.pool.len()
+                ));
             }
-            let strong = region.pool.entries().iter().filter(|e| e.strong > 0).count();
+            let strong = region
+                .pool
+                .entries()
+                .iter()
+                .filter(|e| e.strong > 0)
+                .count();
             if strong != region.strong_objects as usize {
-                local.push(format!("{strong} objects with strong refs but the count says {}", region.strong_objects));
+                local.push(format!(
+                    "{strong} objects with strong refs but the count says {}",
+                    region.strong_objects
+                ));
             }
             for (position, entry) in region.pool.entries().iter().enumerate() {
                 let inline = entry.size() <= INLINE_SIZE && entry.align() <= INLINE_ALIGN;
-                if entry.size() > MAX_OBJECT_SIZE || entry.align() > MAX_ALIGN || inline != entry.is_inline() {
-                    local.push(format!("entry {position}: {entry:?} breaks the layout rules"));
+                if entry.size() > MAX_OBJECT_SIZE
+                    || entry.align() > MAX_ALIGN
+                    || inline != entry.is_inline()
+                {
+                    local.push(format!(
+                        "entry {position}: {entry:?} breaks the layout rules"
+                    ));
                 }
                 if entry.tag.is_typed() && !self.destructors.is_typed_tag(entry.tag) {
                     local.push(format!("entry {position} has unclaimed {}", entry.tag));
@@ -165,11 +216,17 @@ impl Registry {
                 hosted[index as usize] += 1;
                 let source = &self.regions[table.source.id() as usize];
                 if source.region.is_some() && source.generation == table.source.generation() {
-                    problems.push(format!("ghost table of {} names a live region", table.source));
+                    problems.push(format!(
+                        "ghost table of {} names a live region",
+                        table.source
+                    ));
                 }
             }
             if len != region.ghosts.len() {
-                problems.push(format!("region {id} hosts {len} ghost tables but its list says {}", region.ghosts.len()));
+                problems.push(format!(
+                    "region {id} hosts {len} ghost tables but its list says {}",
+                    region.ghosts.len()
+                ));
             }
         }
         for (index, count) in hosted.into_iter().enumerate() {

@@ -102,7 +102,9 @@ mod registry;
 mod slot_table;
 mod sparse_set;
 
-pub use config::{RegistryBuilder, DEFAULT_ARENA_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE, MIN_ARENA_BLOCK_SIZE};
+pub use config::{
+    RegistryBuilder, DEFAULT_ARENA_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE, MIN_ARENA_BLOCK_SIZE,
+};
 pub use destructor::{typed_tag, Destructor};
 pub use error::{Count, Error, ErrorKind, Found, Result};
 pub use handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle, MAX_GENERATION};

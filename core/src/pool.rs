@@ -278,7 +278,8 @@ impl Pool {
     /// Sets aside storage for an object of `layout` (already validated
     /// against `MAX_OBJECT_SIZE` and `MAX_ALIGN`).
     pub fn reserve_storage(&mut self, layout: Layout) -> Result<Reserved> {
-        let (storage, placement) = if layout.size() <= INLINE_SIZE && layout.align() <= INLINE_ALIGN {
+        let (storage, placement) = if layout.size() <= INLINE_SIZE && layout.align() <= INLINE_ALIGN
+        {
             let inline = [MaybeUninit::new(0); INLINE_SIZE];
             (Storage { inline }, Placement::Inline)
         } else if layout.size() == 0 {
@@ -336,7 +337,9 @@ impl Pool {
             });
         }
         // A fresh block is aligned to MAX_ALIGN and larger than any arena object.
-        let offset = block.bump_allocate(size, align).expect("fresh arena block fits");
+        let offset = block
+            .bump_allocate(size, align)
+            .expect("fresh arena block fits");
         let data = block.at(offset);
         self.arenas.push(block);
         Ok((index, data))
@@ -401,11 +404,18 @@ impl Pool {
         let mut spans: Vec<(u32, u32, u32, &'static str)> = Vec::new();
         for (position, entry) in self.entries.iter().enumerate() {
             if entry.data() as usize % entry.align() != 0 {
-                problems.push(format!("entry {position} at {:p} is not aligned to {}", entry.data(), entry.align()));
+                problems.push(format!(
+                    "entry {position} at {:p} is not aligned to {}",
+                    entry.data(),
+                    entry.align()
+                ));
             }
             if let Placement::Arena(arena) = entry.placement {
                 let Some(block) = self.arenas.get(arena as usize) else {
-                    problems.push(format!("entry {position} names arena {arena} of {}", self.arenas.len()));
+                    problems.push(format!(
+                        "entry {position} names arena {arena} of {}",
+                        self.arenas.len()
+                    ));
                     continue;
                 };
                 let ptr = NonNull::new(entry.data() as *mut u8).expect("heap data is non-null");
@@ -423,8 +433,15 @@ impl Pool {
         }
         for chunk in self.free.iter() {
             match self.arenas.get(chunk.arena as usize) {
-                Some(block) if chunk.offset as usize + chunk.len as usize <= block.bump() as usize => {
-                    spans.push((chunk.arena, chunk.offset, chunk.offset + chunk.len, "free chunk"));
+                Some(block)
+                    if chunk.offset as usize + chunk.len as usize <= block.bump() as usize =>
+                {
+                    spans.push((
+                        chunk.arena,
+                        chunk.offset,
+                        chunk.offset + chunk.len,
+                        "free chunk",
+                    ));
                 }
                 _ => problems.push(format!("free chunk {chunk:?} lies outside its arena")),
             }
@@ -453,7 +470,9 @@ mod tests {
     }
 
     fn place(pool: &mut Pool, size: usize, align: usize) -> Entry {
-        let reserved = pool.reserve_storage(Layout::from_size_align(size, align).unwrap()).unwrap();
+        let reserved = pool
+            .reserve_storage(Layout::from_size_align(size, align).unwrap())
+            .unwrap();
         let mut entry = Entry::new(reserved, TypeTag(1));
         // SAFETY: a fresh raw object; every byte is written here.
         unsafe { core::ptr::write_bytes(entry.data_mut(), 0xAB, size) };
@@ -463,7 +482,13 @@ mod tests {
     #[test]
     fn inline_threshold_is_16_bytes_aligned_16() {
         let mut pool = Pool::new(4096);
-        for (size, align, inline) in [(0, 1, true), (16, 16, true), (17, 1, false), (1, 32, false), (0, 64, false)] {
+        for (size, align, inline) in [
+            (0, 1, true),
+            (16, 16, true),
+            (17, 1, false),
+            (1, 32, false),
+            (0, 64, false),
+        ] {
             let entry = place(&mut pool, size, align);
             assert_eq!(entry.is_inline(), inline, "size {size} align {align}");
             assert_eq!(entry.data() as usize % align, 0);

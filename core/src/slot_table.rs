@@ -172,13 +172,17 @@ impl SlotTable {
         if self.records.len().saturating_add(count) < NO_SLOT as usize {
             return true;
         }
-        let free = self.records.len() - self.live.len() - self.forwarded as usize - self.retired_len();
+        let free =
+            self.records.len() - self.live.len() - self.forwarded as usize - self.retired_len();
         count <= free || self.records.len() + (count - free) < NO_SLOT as usize
     }
 
     fn retired_len(&self) -> usize {
         // Retirement is rare; counting on demand keeps the hot paths lean.
-        self.records.iter().filter(|r| r.state == SlotState::Retired).count()
+        self.records
+            .iter()
+            .filter(|r| r.state == SlotState::Retired)
+            .count()
     }
 
     /// Checks the live set, the free list and that every `Live` record is in
@@ -193,15 +197,28 @@ impl SlotTable {
             let is_live = record.state == SlotState::Live;
             live += usize::from(is_live);
             if is_live != self.live.contains(slot as u32) {
-                problems.push(format!("slot {slot} is {:?} but live-set membership says {}", record.state, !is_live));
+                problems.push(format!(
+                    "slot {slot} is {:?} but live-set membership says {}",
+                    record.state, !is_live
+                ));
             }
         }
-        let forwarded = self.records.iter().filter(|r| matches!(r.state, SlotState::Forwarded(_))).count();
+        let forwarded = self
+            .records
+            .iter()
+            .filter(|r| matches!(r.state, SlotState::Forwarded(_)))
+            .count();
         if forwarded != self.forwarded as usize {
-            problems.push(format!("{forwarded} forwarding records but the count says {}", self.forwarded));
+            problems.push(format!(
+                "{forwarded} forwarding records but the count says {}",
+                self.forwarded
+            ));
         }
         if live != self.live.len() {
-            problems.push(format!("{live} live records but {} live-set members", self.live.len()));
+            problems.push(format!(
+                "{live} live records but {} live-set members",
+                self.live.len()
+            ));
         }
         let mut free = 0;
         let mut cursor = self.free_head;
@@ -214,14 +231,22 @@ impl SlotTable {
             match self.records.get(cursor as usize).map(|r| r.state) {
                 Some(SlotState::Free { next }) => cursor = next,
                 other => {
-                    problems.push(format!("free list reaches slot {cursor} in state {other:?}"));
+                    problems.push(format!(
+                        "free list reaches slot {cursor} in state {other:?}"
+                    ));
                     break;
                 }
             }
         }
-        let free_records = self.records.iter().filter(|r| matches!(r.state, SlotState::Free { .. })).count();
+        let free_records = self
+            .records
+            .iter()
+            .filter(|r| matches!(r.state, SlotState::Free { .. }))
+            .count();
         if free <= self.records.len() && free != free_records {
-            problems.push(format!("{free_records} free records but {free} on the free list"));
+            problems.push(format!(
+                "{free_records} free records but {free} on the free list"
+            ));
         }
     }
 }
@@ -254,7 +279,11 @@ mod tests {
         assert_eq!(table.record(0).unwrap().generation, 1);
         assert!(table.position(0).is_none());
         table.try_reserve(1).unwrap();
-        assert_eq!(table.allocate().unwrap(), (0, 1), "slot 0 is recycled with generation 1");
+        assert_eq!(
+            table.allocate().unwrap(),
+            (0, 1),
+            "slot 0 is recycled with generation 1"
+        );
         check(&table);
     }
 
@@ -266,7 +295,11 @@ mod tests {
         table.try_reserve(3).unwrap();
         assert_eq!(table.allocate().unwrap().0, 3);
         assert_eq!(table.allocate().unwrap().0, 1);
-        assert_eq!(table.allocate().unwrap().0, 4, "a new slot once the free list is empty");
+        assert_eq!(
+            table.allocate().unwrap().0,
+            4,
+            "a new slot once the free list is empty"
+        );
         check(&table);
     }
 
@@ -277,7 +310,11 @@ mod tests {
         table.release(0);
         assert_eq!(table.record(0).unwrap().state, SlotState::Retired);
         table.try_reserve(1).unwrap();
-        assert_eq!(table.allocate().unwrap(), (1, 0), "the retired slot is never handed out");
+        assert_eq!(
+            table.allocate().unwrap(),
+            (1, 0),
+            "the retired slot is never handed out"
+        );
         check(&table);
     }
 

@@ -63,7 +63,11 @@ impl SparseSet {
     #[inline]
     pub fn position_of_member(&self, id: u32) -> u32 {
         let position = self.sparse[id as usize];
-        debug_assert_eq!(self.dense.get(position as usize), Some(&id), "{id} is not a member");
+        debug_assert_eq!(
+            self.dense.get(position as usize),
+            Some(&id),
+            "{id} is not a member"
+        );
         position
     }
 
@@ -74,7 +78,11 @@ impl SparseSet {
 
     /// Makes room so that inserting any id below `id_bound`, `additional`
     /// times, cannot allocate.
-    pub fn try_reserve(&mut self, id_bound: usize, additional: usize) -> Result<(), TryReserveError> {
+    pub fn try_reserve(
+        &mut self,
+        id_bound: usize,
+        additional: usize,
+    ) -> Result<(), TryReserveError> {
         self.sparse
             .try_reserve(id_bound.saturating_sub(self.sparse.len()))?;
         self.dense.try_reserve(additional)

@@ -24,7 +24,10 @@ impl Registry {
     /// Kills live, non-root region `id` whose last reference is being released.
     pub(crate) fn kill(&mut self, id: u32) -> Result<()> {
         let handle = self.live_handle(id);
-        let mut dying = self.regions[id as usize].region.take().expect("dying region is live");
+        let mut dying = self.regions[id as usize]
+            .region
+            .take()
+            .expect("dying region is live");
         match self.prepare_death(&mut dying) {
             Ok(prepared) => {
                 self.commit_death(handle, &mut dying, prepared);
@@ -128,7 +131,10 @@ impl Registry {
                 );
             }
         }
-        let parent_region = self.regions[parent_id as usize].region.as_mut().expect("parent is live");
+        let parent_region = self.regions[parent_id as usize]
+            .region
+            .as_mut()
+            .expect("parent is live");
         self.ghosts.splice(&mut parent_region.ghosts, dying.ghosts);
         if !records.is_empty() {
             self.ghosts.add(&mut parent_region.ghosts, handle, records);
@@ -160,7 +166,11 @@ struct Prepared {
 
 /// Runs the destructor of every live object of a region that is no longer
 /// in the registry (dead, or being dropped with the registry).
-pub(crate) fn run_destructors(destructors: &mut Destructors, region_handle: RegionHandle, region: &mut Region) {
+pub(crate) fn run_destructors(
+    destructors: &mut Destructors,
+    region_handle: RegionHandle,
+    region: &mut Region,
+) {
     if destructors.is_empty() {
         return;
     }

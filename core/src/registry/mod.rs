@@ -75,7 +75,8 @@ impl Registry {
     }
 
     pub(crate) fn with_config(config: Config) -> Self {
-        let root = Region::new(NO_PARENT, 0, config.arena_block_size);
+        let mut root = Region::new(NO_PARENT, 0, config.arena_block_size);
+        root.refcount = 0; // nobody holds the root; it lives as long as the registry
         let mut regions = Vec::new();
         regions.push(RegionSlot {
             generation: RegionHandle::ROOT.generation(),
@@ -127,13 +128,19 @@ impl Registry {
     /// The live region with id `id` (the caller knows it is live).
     #[inline]
     pub(crate) fn live(&self, id: u32) -> &Region {
-        self.regions[id as usize].region.as_ref().expect("region id is live")
+        self.regions[id as usize]
+            .region
+            .as_ref()
+            .expect("region id is live")
     }
 
     /// The live region with id `id`, mutably.
     #[inline]
     pub(crate) fn live_mut(&mut self, id: u32) -> &mut Region {
-        self.regions[id as usize].region.as_mut().expect("region id is live")
+        self.regions[id as usize]
+            .region
+            .as_mut()
+            .expect("region id is live")
     }
 
     /// The handle of the live region with id `id`.
@@ -193,7 +200,8 @@ impl Registry {
             }
         };
         self.live_mut(parent.id).children.push(id);
-        self.regions[id as usize].region = Some(Region::new(parent.id, index_in_parent, block_size));
+        self.regions[id as usize].region =
+            Some(Region::new(parent.id, index_in_parent, block_size));
         self.live_regions += 1;
         Ok(self.live_handle(id))
     }
@@ -212,7 +220,9 @@ impl Registry {
         live.refcount = live
             .refcount
             .checked_add(1)
-            .ok_or(Error::RefcountOverflow { count: Count::Region })?;
+            .ok_or(Error::RefcountOverflow {
+                count: Count::Region,
+            })?;
         Ok(())
     }
 
@@ -253,7 +263,10 @@ impl Registry {
     }
 
     /// The live children of `region`, in no particular order.
-    pub fn children(&self, region: RegionHandle) -> Result<impl Iterator<Item = RegionHandle> + '_> {
+    pub fn children(
+        &self,
+        region: RegionHandle,
+    ) -> Result<impl Iterator<Item = RegionHandle> + '_> {
         let children = &self.region(region)?.children;
         Ok(children.iter().map(|&id| self.live_handle(id)))
     }
@@ -283,11 +296,15 @@ impl Registry {
     /// The current home handles of the live objects in `region`.
     pub fn objects(&self, region: RegionHandle) -> Result<impl Iterator<Item = ObjectHandle> + '_> {
         let live = self.region(region)?;
-        Ok(live.slots.live_slots().iter().map(move |&slot| ObjectHandle {
-            region,
-            slot,
-            slot_generation: live.slots.record(slot).map_or(0, |r| r.generation),
-        }))
+        Ok(live
+            .slots
+            .live_slots()
+            .iter()
+            .map(move |&slot| ObjectHandle {
+                region,
+                slot,
+                slot_generation: live.slots.record(slot).map_or(0, |r| r.generation),
+            }))
     }
 
     /// Number of arena blocks `region` holds.

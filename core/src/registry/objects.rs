@@ -12,10 +12,14 @@ use crate::{MAX_ALIGN, MAX_OBJECT_SIZE};
 /// Checks a layout against the crate's limits.
 fn check_layout(layout: Layout) -> Result<()> {
     if layout.size() > MAX_OBJECT_SIZE {
-        return Err(Error::SizeOverflow { size: layout.size() });
+        return Err(Error::SizeOverflow {
+            size: layout.size(),
+        });
     }
     if layout.align() > MAX_ALIGN {
-        return Err(Error::UnsupportedAlignment { align: layout.align() });
+        return Err(Error::UnsupportedAlignment {
+            align: layout.align(),
+        });
     }
     Ok(())
 }
@@ -31,7 +35,13 @@ impl Registry {
     /// let h = reg.alloc(reg.root(), Layout::from_size_align(3, 1).unwrap(), b"abc", TypeTag(7)).unwrap();
     /// assert_eq!(reg.get(h).unwrap(), b"abc");
     /// ```
-    pub fn alloc(&mut self, region: RegionHandle, layout: Layout, bytes: &[u8], tag: TypeTag) -> Result<ObjectHandle> {
+    pub fn alloc(
+        &mut self,
+        region: RegionHandle,
+        layout: Layout,
+        bytes: &[u8],
+        tag: TypeTag,
+    ) -> Result<ObjectHandle> {
         self.region(region)?;
         if tag.is_typed() {
             return Err(Error::ReservedTypeTag { tag });
@@ -61,7 +71,11 @@ impl Registry {
     /// assert_eq!(reg.get_typed::<String>(h).unwrap(), "hi");
     /// assert!(reg.get_typed::<u64>(h).is_err());
     /// ```
-    pub fn alloc_typed<T: Send + 'static>(&mut self, region: RegionHandle, value: T) -> Result<ObjectHandle> {
+    pub fn alloc_typed<T: Send + 'static>(
+        &mut self,
+        region: RegionHandle,
+        value: T,
+    ) -> Result<ObjectHandle> {
         self.region(region)?;
         let layout = Layout::new::<T>();
         check_layout(layout)?;
@@ -74,7 +88,12 @@ impl Registry {
 
     /// Reserves and links a slot and an entry for a new object; the caller
     /// writes its bytes.
-    fn insert(&mut self, region: RegionHandle, layout: Layout, tag: TypeTag) -> Result<(ObjectHandle, &mut Entry)> {
+    fn insert(
+        &mut self,
+        region: RegionHandle,
+        layout: Layout,
+        tag: TypeTag,
+    ) -> Result<(ObjectHandle, &mut Entry)> {
         let live = self.live_mut(region.id);
         live.slots.try_reserve(1)?;
         live.pool.try_reserve(1)?;
@@ -99,13 +118,19 @@ impl Registry {
     #[inline]
     fn entry(&self, handle: ObjectHandle) -> Result<&Entry> {
         let location = self.locate(handle)?;
-        Ok(self.live(location.home.region.id).pool.entry(location.position))
+        Ok(self
+            .live(location.home.region.id)
+            .pool
+            .entry(location.position))
     }
 
     /// The live entry `handle` resolves to, mutably (compressing the chain).
     fn entry_mut(&mut self, handle: ObjectHandle) -> Result<&mut Entry> {
         let location = self.locate_mut(handle)?;
-        Ok(self.live_mut(location.home.region.id).pool.entry_mut(location.position))
+        Ok(self
+            .live_mut(location.home.region.id)
+            .pool
+            .entry_mut(location.position))
     }
 
     fn raw_only(handle: ObjectHandle, entry: &Entry) -> Result<()> {
@@ -150,9 +175,15 @@ impl Registry {
     /// The value of a typed object of type `T`, mutably.
     pub fn get_typed_mut<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut T> {
         let location = self.locate_mut(handle)?;
-        let entry = self.live(location.home.region.id).pool.entry(location.position);
+        let entry = self
+            .live(location.home.region.id)
+            .pool
+            .entry(location.position);
         self.check_type::<T>(handle, entry)?;
-        let entry = self.live_mut(location.home.region.id).pool.entry_mut(location.position);
+        let entry = self
+            .live_mut(location.home.region.id)
+            .pool
+            .entry_mut(location.position);
         // SAFETY: as in `get_typed`, and `&mut self` makes the access exclusive.
         Ok(unsafe { &mut *entry.data_mut().cast::<T>() })
     }
@@ -229,9 +260,13 @@ impl Registry {
         };
         let before = *value;
         *value = if increment {
-            before.checked_add(1).ok_or(Error::RefcountOverflow { count })?
+            before
+                .checked_add(1)
+                .ok_or(Error::RefcountOverflow { count })?
         } else {
-            before.checked_sub(1).ok_or(Error::RefcountUnderflow { count })?
+            before
+                .checked_sub(1)
+                .ok_or(Error::RefcountUnderflow { count })?
         };
         if count == Count::Strong {
             match (before, *value) {
@@ -282,7 +317,9 @@ impl Registry {
     pub fn downgrade(&mut self, handle: ObjectHandle) -> Result<WeakHandle> {
         let location = self.locate_mut(handle)?;
         self.adjust(location.home, Count::Weak, true)?;
-        Ok(WeakHandle { target: location.home })
+        Ok(WeakHandle {
+            target: location.home,
+        })
     }
 
     /// The object's current home handle while it is alive, else `None`.
@@ -327,6 +364,7 @@ impl Registry {
         tag: TypeTag,
         destructor: impl FnMut(ObjectHandle, &mut [u8]) + Send + 'static,
     ) -> Result<()> {
-        self.destructors.register(tag, alloc::boxed::Box::new(destructor))
+        self.destructors
+            .register(tag, alloc::boxed::Box::new(destructor))
     }
 }

@@ -140,7 +140,10 @@ impl Registry {
     /// Rewrites the forwarding record `handle` names to point at `target`.
     fn set_forward(&mut self, handle: ObjectHandle, target: ObjectHandle) {
         let slot = &mut self.regions[handle.region.id as usize];
-        if let (Some(region), true) = (&mut slot.region, slot.generation == handle.region.generation) {
+        if let (Some(region), true) = (
+            &mut slot.region,
+            slot.generation == handle.region.generation,
+        ) {
             if let Some(record) = region.slots.record_mut(handle.slot) {
                 record.state = SlotState::Forwarded(target);
             }
@@ -210,10 +213,17 @@ impl Registry {
 
     /// Puts a moved entry into `target`'s pool (capacity reserved) and
     /// returns its new home handle.
-    pub(crate) fn adopt(&mut self, target: RegionHandle, entry: crate::pool::Entry) -> ObjectHandle {
+    pub(crate) fn adopt(
+        &mut self,
+        target: RegionHandle,
+        entry: crate::pool::Entry,
+    ) -> ObjectHandle {
         let destination = self.live_mut(target.id);
         destination.strong_objects += u32::from(entry.strong > 0);
-        let (slot, slot_generation) = destination.slots.allocate().expect("ids and capacity were reserved");
+        let (slot, slot_generation) = destination
+            .slots
+            .allocate()
+            .expect("ids and capacity were reserved");
         let position = destination.pool.push(entry);
         debug_assert_eq!(destination.slots.position(slot), Some(position));
         ObjectHandle {
@@ -232,9 +242,11 @@ impl Registry {
         target: u32,
     ) -> Result<Vec<Option<Reserved>>> {
         let mut reserved: Vec<Option<Reserved>> = Vec::new();
-        reserved.try_reserve_exact(positions.len()).map_err(|_| Error::OutOfMemory {
-            requested: positions.len() * core::mem::size_of::<Option<Reserved>>(),
-        })?;
+        reserved
+            .try_reserve_exact(positions.len())
+            .map_err(|_| Error::OutOfMemory {
+                requested: positions.len() * core::mem::size_of::<Option<Reserved>>(),
+            })?;
         let destination = self.live_mut(target);
         for &position in positions {
             let entry = &source_entries[position as usize];

@@ -1,0 +1,136 @@
+//! Forwarding chains: promotion through many deaths, compression, ghosts.
+
+mod common;
+use common::{assert_consistent, raw, scaled};
+use regions::{RegionHandle, Registry};
+
+#[test]
+fn one_object_promoted_through_10_000_region_deaths_still_resolves() {
+    let deaths = scaled(10_000, 100);
+    let mut reg = Registry::new();
+    let mut regions: Vec<RegionHandle> = Vec::with_capacity(deaths);
+    let mut parent = reg.root();
+    for _ in 0..deaths {
+        parent = reg.create_region(parent).unwrap();
+        regions.push(parent);
+    }
+    let contents: Vec<u8> = (0..100u8).collect();
+    let original = raw(&mut reg, parent, &contents, 8);
+    reg.retain(original).unwrap();
+    for (i, &region) in regions.iter().enumerate().rev() {
+        assert!(reg.release_region(region).unwrap());
+        if i % 1000 == 0 {
+            assert_consistent(&reg);
+        }
+    }
+    assert_eq!(reg.ghost_table_count(), deaths);
+    assert_eq!(reg.region_of(original).unwrap(), reg.root());
+    assert_eq!(reg.get(original).unwrap(), &contents[..]);
+    assert_eq!(reg.strong_count(original).unwrap(), 1);
+
+    let before = reg.forwarding_hops();
+    let home = reg.resolve(original).unwrap();
+    let first = reg.forwarding_hops() - before;
+    assert_eq!(
+        first, deaths as u64,
+        "the first resolution walks one record per death"
+    );
+
+    let before = reg.forwarding_hops();
+    assert_eq!(reg.resolve(original).unwrap(), home);
+    let second = reg.forwarding_hops() - before;
+    assert!(
+        second <= 1,
+        "after compression the chain is one record, walked {second}"
+    );
+    assert_eq!(reg.get(home).unwrap(), &contents[..]);
+    assert_consistent(&reg);
+}
+
+#[test]
+fn every_handle_on_a_chain_is_compressed_by_one_resolution() {
+    let mut reg = Registry::new();
+    let regions: Vec<RegionHandle> = (0..6)
+        .map(|_| reg.create_region(reg.root()).unwrap())
+        .collect();
+    let mut handles = vec![raw(&mut reg, regions[0], b"payload", 1)];
+    for &target in &regions[1..] {
+        let next = reg.promote(*handles.last().unwrap(), target).unwrap();
+        handles.push(next);
+    }
+    let home = *handles.last().unwrap();
+    // Manual promotions record a forward in the old home, so handles[0]'s
+    // chain is 5 records; once resolved, every record on it points at home.
+    assert_eq!(reg.resolve(handles[0]).unwrap(), home);
+    for &handle in &handles[..handles.len() - 1] {
+        let before = reg.forwarding_hops();
+        assert_eq!(reg.resolve(handle).unwrap(), home);
+        assert_eq!(reg.forwarding_hops() - before, 1, "{handle}");
+    }
+    assert_consistent(&reg);
+}
+
+#[test]
+fn manual_forwards_survive_the_death_of_the_region_they_left() {
+    let mut reg = Registry::new();
+    let a = reg.create_region(reg.root()).unwrap();
+    let b = reg.create_region(reg.root()).unwrap();
+    let old = raw(&mut reg, a, b"moved", 1);
+    let new = reg.promote(old, b).unwrap();
+    assert!(reg.release_region(a).unwrap());
+    assert_eq!(
+        reg.ghost_table_count(),
+        1,
+        "a's forwarding record became a ghost table"
+    );
+    assert_eq!(reg.get(old).unwrap(), b"moved");
+    assert_eq!(reg.resolve(old).unwrap(), new);
+    // The ghost table lives on through b's death (hosted by the root).
+    reg.retain(new).unwrap();
+    assert!(reg.release_region(b).unwrap());
+    assert_eq!(reg.get(old).unwrap(), b"moved");
+    assert_eq!(reg.region_of(old).unwrap(), reg.root());
+    assert_consistent(&reg);
+}
+
+#[test]
+fn a_recycled_region_id_does_not_capture_old_handles() {
+    let mut reg = Registry::new();
+    let first = reg.create_region(reg.root()).unwrap();
+    let lost = raw(&mut reg, first, b"lost", 1);
+    let kept = raw(&mut reg, first, b"kept", 1);
+    reg.retain(kept).unwrap();
+    reg.release_region(first).unwrap();
+    let second = reg.create_region(reg.root()).unwrap();
+    assert_eq!(second.id(), first.id(), "the id is recycled");
+    assert_ne!(second.generation(), first.generation());
+    let fresh = raw(&mut reg, second, b"fresh", 1);
+    assert_eq!(
+        fresh.slot(),
+        lost.slot(),
+        "same slot id in the same region id"
+    );
+    assert!(reg.get(lost).is_err());
+    assert_eq!(reg.get(kept).unwrap(), b"kept");
+    assert_eq!(reg.get(fresh).unwrap(), b"fresh");
+    assert_consistent(&reg);
+}
+
+#[test]
+fn ghost_lookup_stays_correct_with_many_ghost_tables() {
+    let tables = scaled(20_000, 50);
+    let mut reg = Registry::new();
+    let mut survivors = Vec::with_capacity(tables);
+    for i in 0..tables {
+        let region = reg.create_region(reg.root()).unwrap();
+        let handle = raw(&mut reg, region, &(i as u64).to_le_bytes(), 8);
+        reg.retain(handle).unwrap();
+        reg.release_region(region).unwrap();
+        survivors.push(handle);
+    }
+    assert_eq!(reg.ghost_table_count(), tables);
+    for (i, &handle) in survivors.iter().enumerate() {
+        assert_eq!(reg.get(handle).unwrap(), (i as u64).to_le_bytes());
+    }
+    assert_consistent(&reg);
+}
