@@ -145,6 +145,7 @@ impl Destructors {
     /// `data` must point at the live object's `size` bytes, which are never
     /// read as the object again; for typed tags, at a valid value of the type
     /// that claimed `tag`.
+    #[inline]
     pub unsafe fn run(&mut self, handle: ObjectHandle, tag: TypeTag, data: *mut u8, size: usize) {
         if tag.is_typed() {
             if let Some(drop) = self.typed.get(&tag.0).and_then(|info| info.drop) {
@@ -152,6 +153,8 @@ impl Destructors {
                 // is, and the caller guarantees `data` holds such a value.
                 unsafe { drop(data) }
             }
+        } else if self.raw.is_empty() {
+            // Nothing registered: skip hashing.
         } else if let Some(destructor) = self.raw.get_mut(&tag.0) {
             // SAFETY: raw objects' bytes are always initialized; the caller
             // guarantees `data` points at `size` of them, exclusively.

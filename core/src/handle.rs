@@ -19,11 +19,7 @@ pub const MAX_GENERATION: u32 = if cfg!(feature = "small-generations") {
 
 /// The next generation after `generation`, or `None` when the id must retire.
 pub(crate) fn next_generation(generation: u32) -> Option<u32> {
-    if generation >= MAX_GENERATION {
-        None
-    } else {
-        Some(generation + 1)
-    }
+    (generation != MAX_GENERATION).then(|| generation + 1)
 }
 
 /// Names a region: (region id, region generation).

@@ -81,6 +81,7 @@ unsafe impl Send for Entry {}
 impl Entry {
     /// Wraps reserved storage as an object with no references. The bytes are
     /// not written yet: the caller writes them before anyone reads them.
+    #[inline]
     pub fn new(reserved: Reserved, tag: TypeTag) -> Self {
         Entry {
             storage: reserved.storage,
@@ -94,11 +95,13 @@ impl Entry {
     }
 
     /// Size in bytes.
+    #[inline]
     pub fn size(&self) -> usize {
         self.size as usize
     }
 
     /// Alignment in bytes.
+    #[inline]
     pub fn align(&self) -> usize {
         1 << self.align_log2
     }
@@ -114,6 +117,7 @@ impl Entry {
     }
 
     /// Whether the bytes are stored in the entry.
+    #[inline]
     pub fn is_inline(&self) -> bool {
         self.placement == Placement::Inline
     }
@@ -253,6 +257,7 @@ impl Pool {
     }
 
     /// Makes room for `additional` more entries.
+    #[inline]
     pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
         self.entries
             .try_reserve(additional)
@@ -262,6 +267,7 @@ impl Pool {
     }
 
     /// Appends an entry; capacity must have been reserved.
+    #[inline]
     pub fn push(&mut self, entry: Entry) -> u32 {
         debug_assert!(self.entries.len() < self.entries.capacity());
         let position = self.entries.len() as u32;
@@ -271,18 +277,32 @@ impl Pool {
 
     /// Removes the entry at `position`, moving the last entry into its place
     /// (the slot table's live set does the same).
+    #[inline]
     pub fn swap_remove(&mut self, position: u32) -> Entry {
         self.entries.swap_remove(position as usize)
     }
 
     /// Sets aside storage for an object of `layout` (already validated
     /// against `MAX_OBJECT_SIZE` and `MAX_ALIGN`).
+    #[inline]
     pub fn reserve_storage(&mut self, layout: Layout) -> Result<Reserved> {
-        let (storage, placement) = if layout.size() <= INLINE_SIZE && layout.align() <= INLINE_ALIGN
-        {
-            let inline = [MaybeUninit::new(0); INLINE_SIZE];
-            (Storage { inline }, Placement::Inline)
-        } else if layout.size() == 0 {
+        if layout.size() <= INLINE_SIZE && layout.align() <= INLINE_ALIGN {
+            return Ok(Reserved {
+                storage: Storage {
+                    inline: [MaybeUninit::new(0); INLINE_SIZE],
+                },
+                placement: Placement::Inline,
+                layout,
+            });
+        }
+        self.reserve_heap_storage(layout)
+    }
+
+    /// The heap part of [`reserve_storage`](Self::reserve_storage), kept out
+    /// of line so the inline path stays small.
+    #[inline(never)]
+    fn reserve_heap_storage(&mut self, layout: Layout) -> Result<Reserved> {
+        let (storage, placement) = if layout.size() == 0 {
             // A zero-sized heap object needs an aligned address, not memory.
             let dangling = NonNull::new(layout.align() as *mut u8).expect("alignment is non-zero");
             (Storage { heap: dangling }, Placement::Dedicated)
@@ -347,6 +367,7 @@ impl Pool {
 
     /// If `entry` lives in one of this pool's arenas, its chunk (to release
     /// once the entry has left).
+    #[inline]
     pub fn detach_chunk(&self, entry: &Entry) -> Option<LeftChunk> {
         match entry.placement {
             Placement::Arena(arena) => Some(LeftChunk {
@@ -359,6 +380,7 @@ impl Pool {
     }
 
     /// Returns an arena chunk to the free chunks.
+    #[inline]
     pub fn release_chunk(&mut self, left: LeftChunk) {
         let block = &self.arenas[left.arena as usize];
         let offset = block.offset_of(left.data).expect("chunk lies in its arena");

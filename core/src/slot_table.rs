@@ -99,6 +99,7 @@ impl SlotTable {
 
     /// Makes room for `additional` allocations, so that `allocate` cannot fail
     /// for lack of memory.
+    #[inline]
     pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
         let oom = |_| Error::OutOfMemory {
             requested: additional * core::mem::size_of::<SlotRecord>(),
@@ -110,6 +111,7 @@ impl SlotTable {
 
     /// Takes a free slot (or a new one) for a live object; returns
     /// `(slot, generation)`. The object's position is the last one.
+    #[inline]
     pub fn allocate(&mut self) -> Result<(u32, u32)> {
         let slot = if self.free_head != NO_SLOT {
             let slot = self.free_head;
@@ -137,6 +139,7 @@ impl SlotTable {
 
     /// Frees a live slot: bumps its generation (or retires it) and returns how
     /// the live set moved, for the pool to do the same.
+    #[inline]
     pub fn release(&mut self, slot: u32) -> Removal {
         let removal = self.live.remove(slot).expect("released slot is live");
         let record = &mut self.records[slot as usize];

@@ -78,6 +78,7 @@ impl SparseSet {
 
     /// Makes room so that inserting any id below `id_bound`, `additional`
     /// times, cannot allocate.
+    #[inline]
     pub fn try_reserve(
         &mut self,
         id_bound: usize,
@@ -90,6 +91,7 @@ impl SparseSet {
 
     /// Inserts `id`, which must not be a member, and returns its position
     /// (always the last one).
+    #[inline]
     pub fn insert(&mut self, id: u32) -> u32 {
         debug_assert!(!self.contains(id), "sparse set: {id} inserted twice");
         let index = id as usize;
@@ -103,6 +105,7 @@ impl SparseSet {
     }
 
     /// Removes `id` if it is a member, by swapping the last member into its place.
+    #[inline]
     pub fn remove(&mut self, id: u32) -> Option<Removal> {
         let position = self.position(id)?;
         self.dense.swap_remove(position as usize);

@@ -200,7 +200,7 @@ fn fabricated_handles_are_rejected_by_every_operation() {
         }
     };
     let (mut objects, mut regions) = (0, 0);
-    for _ in 0..scaled(4000, 100) {
+    for _ in 0..scaled(4000, 2) {
         let handle = ObjectHandle::from_raw_parts(field(), field(), field(), field());
         if !scene.issued_objects.contains(&handle) {
             objects += 1;

@@ -77,12 +77,11 @@ impl Registry {
     pub(crate) fn with_config(config: Config) -> Self {
         let mut root = Region::new(NO_PARENT, 0, config.arena_block_size);
         root.refcount = 0; // nobody holds the root; it lives as long as the registry
-        let mut regions = Vec::new();
-        regions.push(RegionSlot {
+        let regions = alloc::vec![RegionSlot {
             generation: RegionHandle::ROOT.generation(),
             region: Some(root),
             retired: false,
-        });
+        }];
         Registry {
             regions,
             free_region_ids: Vec::new(),

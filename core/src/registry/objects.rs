@@ -10,6 +10,7 @@ use crate::pool::Entry;
 use crate::{MAX_ALIGN, MAX_OBJECT_SIZE};
 
 /// Checks a layout against the crate's limits.
+#[inline]
 fn check_layout(layout: Layout) -> Result<()> {
     if layout.size() > MAX_OBJECT_SIZE {
         return Err(Error::SizeOverflow {
@@ -35,6 +36,7 @@ impl Registry {
     /// let h = reg.alloc(reg.root(), Layout::from_size_align(3, 1).unwrap(), b"abc", TypeTag(7)).unwrap();
     /// assert_eq!(reg.get(h).unwrap(), b"abc");
     /// ```
+    #[inline]
     pub fn alloc(
         &mut self,
         region: RegionHandle,
@@ -88,6 +90,7 @@ impl Registry {
 
     /// Reserves and links a slot and an entry for a new object; the caller
     /// writes its bytes.
+    #[inline]
     fn insert(
         &mut self,
         region: RegionHandle,
@@ -117,6 +120,9 @@ impl Registry {
     /// The live entry `handle` resolves to.
     #[inline]
     fn entry(&self, handle: ObjectHandle) -> Result<&Entry> {
+        if let Some(entry) = self.home_entry(handle) {
+            return Ok(entry);
+        }
         let location = self.locate(handle)?;
         Ok(self
             .live(location.home.region.id)
@@ -125,6 +131,7 @@ impl Registry {
     }
 
     /// The live entry `handle` resolves to, mutably (compressing the chain).
+    #[inline]
     fn entry_mut(&mut self, handle: ObjectHandle) -> Result<&mut Entry> {
         let location = self.locate_mut(handle)?;
         Ok(self
@@ -230,6 +237,7 @@ impl Registry {
     /// reg.free(h).unwrap();
     /// assert!(reg.free(h).is_err());
     /// ```
+    #[inline]
     pub fn free(&mut self, handle: ObjectHandle) -> Result<()> {
         let location = self.locate_mut(handle)?;
         let home = location.home;

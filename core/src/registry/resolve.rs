@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use super::Registry;
 use crate::error::{Error, Found, Result};
 use crate::handle::{ObjectHandle, RegionHandle};
-use crate::pool::{Pool, Reserved};
+use crate::pool::{Entry, Pool, Reserved};
 use crate::slot_table::SlotState;
 
 /// Where a live object is.
@@ -97,6 +97,22 @@ impl Registry {
         }
     }
 
+    /// The pool entry of `handle` if it names its object's home slot: the
+    /// fast path, with no forwarding and no error construction.
+    #[inline]
+    pub(crate) fn home_entry(&self, handle: ObjectHandle) -> Option<&Entry> {
+        let slot = self.regions.get(handle.region.id as usize)?;
+        let region = slot.region.as_ref()?;
+        if slot.generation != handle.region.generation {
+            return None;
+        }
+        let record = region.slots.record(handle.slot)?;
+        if record.generation != handle.slot_generation || record.state != SlotState::Live {
+            return None;
+        }
+        Some(region.pool.entry(region.slots.live_position(handle.slot)))
+    }
+
     /// Locates a live object without changing anything.
     #[inline]
     pub(crate) fn locate(&self, handle: ObjectHandle) -> Result<Location> {
@@ -106,10 +122,17 @@ impl Registry {
                 position,
             });
         }
+        self.locate_slow(handle)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn locate_slow(&self, handle: ObjectHandle) -> Result<Location> {
         self.follow(handle).map(|(location, _)| location)
     }
 
     /// Locates a live object, compressing the forwarding chain walked.
+    #[inline]
     pub(crate) fn locate_mut(&mut self, handle: ObjectHandle) -> Result<Location> {
         if let Step::Home(position) = self.step(handle) {
             return Ok(Location {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The test command: everything `cargo test --workspace` checks, plus the
+# lints, docs, the no_std build and the small-generations configuration.
+# Usage: ci/test.sh            (full)
+#        ci/test.sh --quick    (only cargo test --workspace)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo test --workspace"
+cargo test --workspace
+
+if [[ "${1:-}" == "--quick" ]]; then
+  exit 0
+fi
+
+step "cargo test -p regions --features small-generations (generation wraparound reachable)"
+cargo test -p regions --features small-generations
+
+step "cargo build -p regions --no-default-features (no_std + alloc)"
+cargo build -p regions --no-default-features
+
+step "cargo fmt --check"
+rustup component add rustfmt >/dev/null 2>&1 || true
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -D warnings"
+rustup component add clippy >/dev/null 2>&1 || true
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "rustdoc -D warnings"
+RUSTDOCFLAGS=-Dwarnings cargo doc -p regions --no-deps
