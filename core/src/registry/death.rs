@@ -122,6 +122,14 @@ impl Registry {
         let mut records = prepared.ghost_records;
         for (slot, record) in dying.slots.records().iter().enumerate() {
             if let SlotState::Forwarded(target) = record.state {
+                // A record may point at another slot of this very region (a
+                // promotion out and back, then compression). That slot is now
+                // forwarded to its new home, or its object dies with the
+                // region; either way the ghost table must not point into the
+                // dead region.
+                let Some(target) = Self::beyond_dying(dying, handle, target) else {
+                    continue;
+                };
                 records.insert(
                     slot as u32,
                     ForwardRecord {
@@ -142,6 +150,31 @@ impl Registry {
         // 4. Recycle the id with a generation bump.
         self.retire_or_recycle(handle.id);
         self.live_regions -= 1;
+    }
+
+    /// Follows `target` out of the dying region `handle`: the first handle
+    /// on its forwarding chain outside it, or `None` if the chain ends at an
+    /// object of the dying region (destroyed with it).
+    fn beyond_dying(
+        dying: &Region,
+        handle: RegionHandle,
+        mut target: ObjectHandle,
+    ) -> Option<ObjectHandle> {
+        // Each step leaves a distinct forwarded slot, so the chain within the
+        // region is at most as long as its slot table.
+        for _ in 0..=dying.slots.records().len() {
+            if target.region != handle {
+                return Some(target);
+            }
+            match dying.slots.record(target.slot) {
+                Some(record) if record.generation == target.slot_generation => match record.state {
+                    SlotState::Forwarded(next) => target = next,
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        None
     }
 
     /// Removes the child at `index` from `parent`'s children.

@@ -85,8 +85,9 @@ pub struct RegionId(pub u64);
 pub struct ObjectId(pub u64);
 
 /// The model's own error kinds (mirrors the core's `ErrorKind` variants by
-/// name; the driver maps between them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// name; the driver maps between them). Ordered so that reports can count
+/// them in a `BTreeMap`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ModelError {
     /// A region id that is not live (never issued, or dead).
     InvalidRegion,
@@ -175,6 +176,17 @@ impl ObjectState {
     }
 }
 
+/// One entry of the destruction log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destroyed {
+    /// The destroyed object.
+    pub id: ObjectId,
+    /// Whether a destructor ran for it (module decision 6).
+    pub destructor_ran: bool,
+    /// Its state just before it was destroyed (home, bytes, tag, counts).
+    pub last_state: ObjectState,
+}
+
 /// Counters the harness uses to see that random runs are not vacuous.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reach {
@@ -205,7 +217,7 @@ pub struct Model {
     /// Raw tags with a registered destructor.
     destructors: BTreeSet<u64>,
     /// Objects destroyed since the last `take_destroyed`.
-    destroyed: Vec<(ObjectId, bool)>,
+    destroyed: Vec<Destroyed>,
     budget: Option<usize>,
     reach: Reach,
 }
@@ -306,6 +318,16 @@ impl Model {
     /// raw and its tag had a registered destructor at destruction time, or it
     /// is typed with `needs_drop`; decision 6).
     pub fn take_destroyed(&mut self) -> Vec<(ObjectId, bool)> {
+        self.take_destroyed_states()
+            .into_iter()
+            .map(|d| (d.id, d.destructor_ran))
+            .collect()
+    }
+
+    /// Like [`Model::take_destroyed`], with each object's state at the moment
+    /// it was destroyed ("[a destructor] receives the object's current home
+    /// handle and its bytes", so a checker needs the last home and bytes).
+    pub fn take_destroyed_states(&mut self) -> Vec<Destroyed> {
         std::mem::take(&mut self.destroyed)
     }
 
@@ -405,7 +427,11 @@ impl Model {
         if ran {
             self.reach.destructor_calls += 1;
         }
-        self.destroyed.push((o, ran));
+        self.destroyed.push(Destroyed {
+            id: o,
+            destructor_ran: ran,
+            last_state: state,
+        });
     }
 
     /// Moves a live object to `target` (a live region other than its home),

@@ -111,6 +111,24 @@ impl Model {
         Ok(&state.bytes)
     }
 
+    /// `get_typed_mut::<T>(h)` followed by storing a new value of `T`: the
+    /// object's bytes become `bytes` (the new value's bytes, so `bytes.len()`
+    /// must equal the object's size; anything else is a caller bug and
+    /// panics, as in [`Model::alloc_typed`]).
+    ///
+    /// Errors, in order: `StaleHandle` → `TypeMismatch` (raw object, or a
+    /// typed object with another tag).
+    pub fn write_typed(&mut self, o: ObjectId, tag: u64, bytes: &[u8]) -> Result<(), ModelError> {
+        let size = self.get_typed(o, tag)?.len();
+        assert_eq!(
+            bytes.len(),
+            size,
+            "write_typed: value bytes differ from size"
+        );
+        self.live_object_mut(o).bytes = bytes.to_vec();
+        Ok(())
+    }
+
     /// `free(h)`: "destroys the object now (destructor once), via any handle
     /// that resolves to it; afterwards every handle to it is invalid. A
     /// second free is `Err`." It destroys the object "whatever its strong
@@ -458,6 +476,25 @@ mod tests {
         );
         m.free(typed).unwrap();
         assert_eq!(m.get_typed(typed, OTHER_TYPED), Err(StaleHandle));
+    }
+
+    #[test]
+    fn write_typed_replaces_the_value_of_the_same_type_only() {
+        let (mut m, a) = model_with_region();
+        let typed = m.alloc_typed(a, 2, 1, &[1, 2], TYPED, false).unwrap();
+        let raw_obj = raw(&mut m, a, &[1, 2]);
+        m.write_typed(typed, TYPED, &[3, 4]).unwrap();
+        assert_eq!(m.get_typed(typed, TYPED), Ok(&[3u8, 4][..]));
+        assert_fails_unchanged(&mut m, TypeMismatch, |m| {
+            m.write_typed(typed, OTHER_TYPED, &[0, 0])
+        });
+        assert_fails_unchanged(&mut m, TypeMismatch, |m| {
+            m.write_typed(raw_obj, TYPED, &[0, 0])
+        });
+        m.free(typed).unwrap();
+        assert_fails_unchanged(&mut m, StaleHandle, |m| {
+            m.write_typed(typed, TYPED, &[0, 0])
+        });
     }
 
     #[test]

@@ -82,6 +82,23 @@ fn typed_destructor_follows_needs_drop_not_the_registry() {
 }
 
 #[test]
+fn destroyed_states_carry_the_last_home_and_bytes() {
+    let mut m = Model::new();
+    let a = m.create_region(m.root()).unwrap();
+    let o = raw(&mut m, a, &[1, 2]);
+    m.write(o, 0, &[9]).unwrap();
+    m.release_region(a).unwrap();
+    let log = m.take_destroyed_states();
+    assert_eq!(log.len(), 1);
+    assert_eq!((log[0].id, log[0].destructor_ran), (o, false));
+    assert_eq!(
+        (log[0].last_state.home, &log[0].last_state.bytes[..]),
+        (a, &[9u8, 2][..])
+    );
+    assert!(m.take_destroyed_states().is_empty());
+}
+
+#[test]
 fn take_destroyed_drains_the_log() {
     let mut m = Model::new();
     let o = raw(&mut m, RegionId(0), &[1]);

@@ -1,0 +1,794 @@
+//! The differential driver: one oracle for every engine.
+//!
+//! A [`Driver`] holds a reference model and a core [`Registry`] (built with
+//! 4096-byte arena blocks, so small sizes already reach arena and dedicated
+//! placement) and applies each [`Op`] to both.
+//!
+//! # What it checks
+//!
+//! After every op:
+//! 1. the result: `Ok` or which error kind (core `OutOfMemory`,
+//!    `IdSpaceExhausted` and `TypeTagCollision` are always divergences), the
+//!    returned bytes (typed values in a canonical encoding), and every
+//!    returned handle, translated through the bijection (see below);
+//! 2. the handles: a handle returned for a new object or region, or found
+//!    as the new home of a moved object, was never issued before; a result
+//!    that must be a current home (alloc, promote, resolve, upgrade) is
+//!    exactly the object's current home handle;
+//! 3. destructor calls: exactly one per object the model destroyed with a
+//!    destructor, with that object's last home handle, tag and bytes, by the
+//!    most recently registered destructor for its tag; tracked typed values
+//!    are dropped exactly once; nothing else runs;
+//! 4. `Registry::check_invariants()`;
+//! 5. the state of everything the op touched: each object's home region,
+//!    strong and weak counts, tag, layout, bytes and data alignment; each
+//!    region's refcount, parent, children, object count and objects.
+//!
+//! Every [`Driver::with_full_check_every`] ops (default 16) and at the end,
+//! it compares every live object and region and sweeps every handle it has
+//! ever seen: handles of live objects resolve to their current home, handles
+//! of dead objects and regions are rejected.
+//!
+//! # The bijection
+//!
+//! The model never reuses an identity and does not predict core ids, so the
+//! driver maps core handles to model identities: every handle it has observed
+//! for an object (allocation, promotion, the new home after a region death —
+//! found with the side-effect-free [`Registry::upgrade`] of the old home, so
+//! the driver never compresses a forwarding chain itself) maps to that
+//! object's [`ObjectId`]. A handle the driver never saw (fabricated, or a
+//! future one) maps to nothing, so the model rejects it and the core must
+//! too: that is how "a stale handle never reaches a live object" is checked.
+//!
+//! # Engines
+//!
+//! ```
+//! use regions_model::driver::{random_ops, run, Driver};
+//!
+//! // A whole run (fuzz targets, soak runners, repro tools):
+//! let ops = random_ops(7, 200);
+//! let report = run(&ops).unwrap_or_else(|failure| panic!("{failure}"));
+//! assert_eq!(report.ops, 200);
+//!
+//! // Step by step (the proptest state machine):
+//! let mut driver = Driver::new();
+//! for op in &ops {
+//!     driver.apply(op).unwrap_or_else(|failure| panic!("{failure}"));
+//! }
+//! let report = driver.finish().unwrap();
+//! assert!(report.reach.peak_live_objects > 0);
+//! ```
+
+mod compare;
+mod destructors;
+mod divergence;
+mod handles;
+mod outcome;
+mod reference;
+mod report;
+pub(crate) mod typed;
+
+use std::alloc::Layout;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use regions::{Found, ObjectHandle, RegionHandle, Registry, TypeTag, WeakHandle};
+
+use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
+use crate::op::{decode_ops, op_strategy_within, Op};
+
+use compare::Comparison;
+use destructors::DestructorLogs;
+use handles::Handles;
+use outcome::{ObjectQueries, Outcome, RegionQueries};
+use reference::{
+    align_of_log2, pattern, ModelOp, Prediction, SCOPED_ALIGN, SCOPED_FILL, SCOPED_TAG,
+};
+use typed::{encoding_of, with_type, TypedValue};
+
+pub use divergence::{Divergence, Failure, Mismatch};
+pub use outcome::Rejection;
+pub use reference::{Reference, UNKNOWN_OBJECT, UNKNOWN_REGION};
+pub use report::Report;
+
+/// Arena block size of the driver's registries: small, so that modest
+/// object sizes reach every placement (inline <= 16 bytes, arena <= 1024,
+/// dedicated above).
+pub const ARENA_BLOCK_SIZE: usize = 4096;
+/// Default number of ops between two full comparisons.
+pub const DEFAULT_FULL_CHECK_EVERY: usize = 16;
+
+/// An op whose operands are core handles.
+type CoreOp = Op<RegionHandle, ObjectHandle, WeakHandle>;
+
+/// Runs ops against the reference model and the core and compares them.
+/// See the [module documentation](self) for what is checked.
+///
+/// After an `Err` from [`Driver::apply`] the two sides disagree; the driver
+/// may be dropped or inspected, but further ops prove nothing.
+pub struct Driver {
+    reference: Reference,
+    registry: Registry,
+    handles: Handles,
+    logs: DestructorLogs,
+    report: Report,
+    full_check_every: usize,
+}
+
+impl Default for Driver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("ops", &self.report.ops)
+            .field("model", &self.reference.model())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Driver {
+    /// A fresh model and a fresh registry with [`ARENA_BLOCK_SIZE`] blocks.
+    pub fn new() -> Self {
+        let registry = Registry::builder()
+            .arena_block_size(ARENA_BLOCK_SIZE)
+            .build();
+        let reference = Reference::new();
+        let handles = Handles::new(registry.root(), reference.model().root());
+        Driver {
+            reference,
+            registry,
+            handles,
+            logs: DestructorLogs::default(),
+            report: Report::default(),
+            full_check_every: DEFAULT_FULL_CHECK_EVERY,
+        }
+    }
+
+    /// Compares the full state every `ops` ops (at least 1) instead of
+    /// every [`DEFAULT_FULL_CHECK_EVERY`].
+    pub fn with_full_check_every(mut self, ops: usize) -> Self {
+        self.full_check_every = ops.max(1);
+        self
+    }
+
+    /// The model side (model state and operand tables).
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// The core registry under test.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// What the run has reached so far.
+    pub fn report(&self) -> Report {
+        let mut report = self.report.clone();
+        report.reach = self.reference.model().reach().clone();
+        report.max_region_depth = self.reference.max_region_depth();
+        report
+    }
+
+    /// Applies `op` to the model and the core and checks everything the
+    /// [module documentation](self) lists.
+    pub fn apply(&mut self, op: &Op) -> Result<(), Failure> {
+        let mismatches = self.step(op);
+        let op_index = self.report.ops as usize;
+        self.report.count_op(op);
+        if mismatches.is_empty() {
+            Ok(())
+        } else {
+            Err(self.failure(op_index, Some(op.clone()), mismatches))
+        }
+    }
+
+    /// Compares everything one last time, drops the registry (which must
+    /// destroy every live object exactly once, running the predicted
+    /// destructors) and returns what the run reached.
+    pub fn finish(mut self) -> Result<Report, Failure> {
+        let mut mismatches = self.compare_everything();
+        let report = self.report();
+        let op_index = report.ops as usize;
+        let live: BTreeMap<ObjectId, _> = self
+            .reference
+            .model()
+            .objects()
+            .map(|(o, s)| (o, s.clone()))
+            .collect();
+        let mut model = self.reference.model().clone();
+        let destroyed: Vec<Destroyed> = model
+            .drop_registry()
+            .into_iter()
+            .map(|(id, destructor_ran)| Destroyed {
+                id,
+                destructor_ran,
+                last_state: live[&id].clone(),
+            })
+            .collect();
+        drop(std::mem::replace(&mut self.registry, Registry::new()));
+        let matched = self.logs.match_calls(&destroyed, &self.handles, None);
+        mismatches.extend(matched.mismatches);
+        if mismatches.is_empty() {
+            Ok(report)
+        } else {
+            Err(self.failure(op_index, None, mismatches))
+        }
+    }
+
+    fn failure(&self, op_index: usize, op: Option<Op>, mismatches: Vec<Mismatch>) -> Failure {
+        Failure {
+            op_index,
+            op,
+            divergence: Divergence { mismatches },
+            model_state: describe(self.reference.model()),
+        }
+    }
+
+    /// One op: apply to both sides, then run every check.
+    fn step(&mut self, op: &Op) -> Vec<Mismatch> {
+        let handles = &self.handles;
+        let core_op: CoreOp = op.map_operands(
+            |r| handles.core_region(r),
+            |o| handles.core_object(o),
+            |w| handles.core_weak(w),
+        );
+        let model_op: ModelOp = core_op.map_operands(
+            |&r| handles.region_id(r),
+            |&o| handles.object_id(o),
+            |&w| handles.object_id(w.object_handle()),
+        );
+        let lens_before = self.reference.table_lens();
+        let prediction = self.reference.predict(&model_op);
+        // Homes before the op; a promotion registers its result as the new
+        // home before `follow_moves` runs, so the old one is kept here.
+        let mut old_homes: Vec<Option<ObjectHandle>> = prediction
+            .moved
+            .iter()
+            .map(|&o| self.handles.home(o))
+            .collect();
+
+        let hops_before = self.registry.forwarding_hops();
+        let (found, dropped_unallocated) = self.apply_to_core(&core_op, prediction.token);
+        self.report.longest_forwarding_walk = self
+            .report
+            .longest_forwarding_walk
+            .max(self.registry.forwarding_hops() - hops_before);
+
+        let mut mismatches = self.register_new_handles(&model_op, &prediction, &found);
+        // An object created and moved by the same op (a kept `WithRegion`
+        // object) had no home before; its first home is the old one.
+        for (old, &o) in old_homes.iter_mut().zip(&prediction.moved) {
+            *old = old.or(self.handles.home(o));
+        }
+        self.follow_moves(&prediction, &old_homes, &mut mismatches);
+        let translated = self.translate(&found);
+        if translated != prediction.outcome {
+            mismatches.push(Mismatch::Outcome {
+                expected: format!("{:?}", prediction.outcome),
+                found: format!("{translated:?}"),
+            });
+        }
+        let weak = match found {
+            Outcome::Weak(Ok(target)) => Some(WeakHandle::from_object_handle(target)),
+            _ => None,
+        };
+        self.handles.push_entries(
+            self.reference.regions_from(lens_before.regions),
+            self.reference.objects_from(lens_before.objects),
+            weak,
+        );
+
+        let matched =
+            self.logs
+                .match_calls(&prediction.destroyed, &self.handles, dropped_unallocated);
+        self.report.destructor_calls += matched.calls;
+        if matches!(op, Op::ReleaseRegion { .. } | Op::WithRegion { .. }) {
+            self.report.destructor_calls_on_region_death += matched.calls;
+        }
+        mismatches.extend(matched.mismatches);
+        self.report.count_rejection(&prediction);
+
+        if let Err(violations) = self.registry.check_invariants() {
+            mismatches.push(Mismatch::Invariants(violations));
+        }
+        if let Err(problem) = self.reference.model().check_invariants() {
+            mismatches.push(Mismatch::Model(problem));
+        }
+        mismatches.extend(self.compare_touched(&prediction));
+        if (self.report.ops + 1) % self.full_check_every as u64 == 0 {
+            mismatches.extend(self.compare_everything());
+        }
+        mismatches
+    }
+
+    /// Runs `op` on the core. Also returns the token of a tracked value the
+    /// core dropped because `alloc_typed` failed.
+    fn apply_to_core(
+        &mut self,
+        op: &CoreOp,
+        token: Option<u64>,
+    ) -> (Outcome<ObjectHandle, RegionHandle>, Option<u64>) {
+        let reg = &mut self.registry;
+        let counters = &mut self.report;
+        let mut err = |error: regions::Error| counters.observe_error(error);
+        let outcome = match *op {
+            Op::CreateRegion { parent } => Outcome::Region(reg.create_region(parent).map_err(err)),
+            Op::RetainRegion { region } => Outcome::Done(reg.retain_region(region).map_err(err)),
+            Op::ReleaseRegion { region } => Outcome::Flag(reg.release_region(region).map_err(err)),
+            Op::WithRegion { parent, size, keep } => {
+                let size = usize::from(size);
+                let layout = Layout::from_size_align(size, SCOPED_ALIGN)
+                    .expect("a small size and alignment");
+                let bytes = pattern(SCOPED_FILL, size);
+                let scoped = reg.with_region(parent, |reg, scoped| {
+                    let object = reg.alloc(scoped, layout, &bytes, TypeTag(SCOPED_TAG))?;
+                    if keep {
+                        reg.retain(object)?;
+                    }
+                    Ok((scoped, object))
+                });
+                Outcome::Scoped(scoped.and_then(|body| body).map_err(err))
+            }
+            Op::Alloc {
+                region,
+                size,
+                align_log2,
+                tag,
+                fill,
+                mismatched_len,
+            } => {
+                let size = usize::from(size);
+                let layout = Layout::from_size_align(size, align_of_log2(align_log2))
+                    .expect("a small size and alignment");
+                let bytes = pattern(fill, size + usize::from(mismatched_len));
+                Outcome::Object(reg.alloc(region, layout, &bytes, TypeTag(tag)).map_err(err))
+            }
+            Op::AllocTyped {
+                region,
+                kind,
+                payload,
+            } => {
+                let token = token.expect("the model issues a token for every typed allocation");
+                let drops = &self.logs.drops;
+                let allocated =
+                    with_type!(kind, T => reg.alloc_typed(region, T::new(token, payload, drops)));
+                let dropped = (allocated.is_err() && kind.info().tracked).then_some(token);
+                return (Outcome::Object(allocated.map_err(err)), dropped);
+            }
+            Op::Get { object } => Outcome::Bytes(reg.get(object).map(<[u8]>::to_vec).map_err(err)),
+            Op::Write {
+                object,
+                offset,
+                len,
+                fill,
+            } => {
+                let data = pattern(fill, usize::from(len));
+                let written = reg
+                    .get_mut(object)
+                    .map(|bytes| write_clipped(bytes, usize::from(offset), &data));
+                Outcome::Done(written.map_err(err))
+            }
+            Op::GetTyped { object, kind } => {
+                let read = with_type!(kind, T => reg.get_typed::<T>(object).map(encoding_of));
+                Outcome::Bytes(read.map_err(err))
+            }
+            Op::SetTyped {
+                object,
+                kind,
+                payload,
+            } => {
+                let set = with_type!(kind, T => reg.get_typed_mut::<T>(object).map(|value| value.set_payload(payload)));
+                Outcome::Done(set.map_err(err))
+            }
+            Op::Free { object } => Outcome::Done(reg.free(object).map_err(err)),
+            Op::Retain { object } => Outcome::Done(reg.retain(object).map_err(err)),
+            Op::Release { object } => Outcome::Done(reg.release(object).map_err(err)),
+            Op::StoreHandle { container, object } => {
+                Outcome::Flag(reg.store_handle(container, object).map_err(err))
+            }
+            Op::Downgrade { object } => Outcome::Weak(
+                reg.downgrade(object)
+                    .map(WeakHandle::object_handle)
+                    .map_err(err),
+            ),
+            Op::Upgrade { weak } => Outcome::Upgraded(reg.upgrade(weak)),
+            Op::DropWeak { weak } => Outcome::Done(reg.drop_weak(weak).map_err(err)),
+            Op::Promote { object, target } => {
+                Outcome::Object(reg.promote(object, target).map_err(err))
+            }
+            Op::Resolve { object } => Outcome::Object(reg.resolve(object).map_err(err)),
+            Op::RegionOf { object } => Outcome::Region(reg.region_of(object).map_err(err)),
+            Op::RegisterDestructor { tag } => {
+                Outcome::Done(self.logs.register(reg, tag).map_err(err))
+            }
+            Op::InspectObject { object } => Outcome::ObjectInfo(ObjectQueries {
+                tag: reg.type_tag(object).map(|t| t.0).map_err(&mut err),
+                layout: reg
+                    .layout_of(object)
+                    .map(|l| (l.size(), l.align()))
+                    .map_err(&mut err),
+                strong: reg.strong_count(object).map_err(&mut err),
+                weak: reg.weak_count(object).map_err(&mut err),
+                region: reg.region_of(object).map_err(&mut err),
+            }),
+            Op::InspectRegion { region } => Outcome::RegionInfo(RegionQueries {
+                alive: reg.is_region_alive(region),
+                refcount: reg.region_refcount(region).map_err(&mut err),
+                parent: reg.parent_of(region).map_err(&mut err),
+                children: reg
+                    .children(region)
+                    .map(Iterator::collect)
+                    .map_err(&mut err),
+                object_count: reg.object_count(region).map_err(&mut err),
+                objects: reg.objects(region).map(Iterator::collect).map_err(&mut err),
+            }),
+        };
+        (outcome, None)
+    }
+
+    /// Records the handles of new regions and objects, and of promotion
+    /// targets, checking that each is fresh.
+    fn register_new_handles(
+        &mut self,
+        op: &ModelOp,
+        prediction: &Prediction,
+        found: &Outcome<ObjectHandle, RegionHandle>,
+    ) -> Vec<Mismatch> {
+        let mut regions = Vec::new();
+        let mut objects = Vec::new();
+        match (op, &prediction.outcome, found) {
+            (Op::CreateRegion { .. }, Outcome::Region(Ok(r)), Outcome::Region(Ok(h))) => {
+                regions.push((*h, *r))
+            }
+            (
+                Op::Alloc { .. } | Op::AllocTyped { .. },
+                Outcome::Object(Ok(o)),
+                Outcome::Object(Ok(h)),
+            ) => objects.push((*h, *o)),
+            (Op::Promote { .. }, Outcome::Object(Ok(o)), Outcome::Object(Ok(h)))
+                if prediction.moved.contains(o) =>
+            {
+                objects.push((*h, *o))
+            }
+            (Op::WithRegion { .. }, Outcome::Scoped(Ok((r, o))), Outcome::Scoped(Ok((rh, oh)))) => {
+                regions.push((*rh, *r));
+                objects.push((*oh, *o));
+            }
+            _ => {}
+        }
+        let mut mismatches = Vec::new();
+        for (h, r) in regions {
+            match self.handles.register_region(h, r) {
+                Ok(recycled) => self.report.region_id_recycles += u64::from(recycled),
+                Err(mismatch) => mismatches.push(mismatch),
+            }
+        }
+        for (h, o) in objects {
+            mismatches.extend(self.handles.register_home(h, o).err());
+        }
+        mismatches
+    }
+
+    /// Finds the new home of every object the model moved, by resolving its
+    /// old home without side effects, and records it.
+    fn follow_moves(
+        &mut self,
+        prediction: &Prediction,
+        old_homes: &[Option<ObjectHandle>],
+        mismatches: &mut Vec<Mismatch>,
+    ) {
+        for (&o, &old) in prediction.moved.iter().zip(old_homes) {
+            let Some(old) = old else { continue };
+            let found = self.registry.upgrade(WeakHandle::from_object_handle(old));
+            let current = self.handles.home(o);
+            match found {
+                // A promotion already registered its result as the new home.
+                Some(new) if Some(new) == current && new != old => {}
+                Some(new) if new != old => {
+                    if let Err(mismatch) = self.handles.register_home(new, o) {
+                        mismatches.push(mismatch);
+                    }
+                }
+                _ => mismatches.push(Mismatch::Handle {
+                    handle: old.to_string(),
+                    problem: format!(
+                        "the model moved {o:?}, but its old home resolves to {found:?}"
+                    ),
+                }),
+            }
+        }
+    }
+
+    /// The core's outcome in model identities.
+    fn translate(
+        &self,
+        found: &Outcome<ObjectHandle, RegionHandle>,
+    ) -> Outcome<ObjectId, RegionId> {
+        let h = &self.handles;
+        let region = |r: &RegionHandle| h.region_id(*r);
+        let home = |o: &ObjectHandle| h.home_owner(*o);
+        match found {
+            Outcome::Done(r) => Outcome::Done(*r),
+            Outcome::Flag(r) => Outcome::Flag(*r),
+            Outcome::Region(r) => Outcome::Region(r.as_ref().map(region).map_err(|e| *e)),
+            Outcome::Object(r) => Outcome::Object(r.as_ref().map(home).map_err(|e| *e)),
+            Outcome::Weak(r) => Outcome::Weak(r.as_ref().map(|o| h.object_id(*o)).map_err(|e| *e)),
+            Outcome::Upgraded(o) => Outcome::Upgraded(o.as_ref().map(home)),
+            Outcome::Bytes(r) => Outcome::Bytes(r.clone()),
+            Outcome::Scoped(r) => Outcome::Scoped(
+                r.as_ref()
+                    .map(|(rh, oh)| (region(rh), h.object_id(*oh)))
+                    .map_err(|e| *e),
+            ),
+            Outcome::ObjectInfo(q) => Outcome::ObjectInfo(ObjectQueries {
+                tag: q.tag,
+                layout: q.layout,
+                strong: q.strong,
+                weak: q.weak,
+                region: q.region.as_ref().map(region).map_err(|e| *e),
+            }),
+            Outcome::RegionInfo(q) => Outcome::RegionInfo(RegionQueries {
+                alive: q.alive,
+                refcount: q.refcount,
+                parent: q
+                    .parent
+                    .as_ref()
+                    .map(|p| p.as_ref().map(region))
+                    .map_err(|e| *e),
+                children: q
+                    .children
+                    .as_ref()
+                    .map(|c| c.iter().map(region).collect())
+                    .map_err(|e| *e),
+                object_count: q.object_count,
+                objects: q
+                    .objects
+                    .as_ref()
+                    .map(|o| o.iter().map(home).collect())
+                    .map_err(|e| *e),
+            }),
+        }
+    }
+
+    fn comparison(&self) -> Comparison<'_> {
+        Comparison {
+            model: self.reference.model(),
+            registry: &self.registry,
+            handles: &self.handles,
+            mismatches: Vec::new(),
+        }
+    }
+
+    fn compare_touched(&self, prediction: &Prediction) -> Vec<Mismatch> {
+        let mut comparison = self.comparison();
+        for &r in &prediction.touched_regions {
+            comparison.region(r);
+        }
+        for &o in &prediction.touched_objects {
+            comparison.object(o);
+        }
+        comparison.mismatches
+    }
+
+    fn compare_everything(&mut self) -> Vec<Mismatch> {
+        self.report.full_checks += 1;
+        let mut comparison = self.comparison();
+        comparison.everything();
+        comparison.mismatches
+    }
+}
+
+/// `get_mut` followed by a copy of `data` to `offset`, clipped at the end
+/// (the model's decision 10).
+fn write_clipped(bytes: &mut [u8], offset: usize, data: &[u8]) {
+    if offset < bytes.len() {
+        let len = data.len().min(bytes.len() - offset);
+        bytes[offset..offset + len].copy_from_slice(&data[..len]);
+    }
+}
+
+/// A compact rendering of the model: the region tree with refcounts, then
+/// each live object with its home, layout, tag, counts and first bytes.
+pub fn describe(model: &Model) -> String {
+    let mut out = String::new();
+    let mut stack = vec![(model.root(), 0)];
+    while let Some((r, depth)) = stack.pop() {
+        let Some(state) = model.region(r) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "{:indent$}{r:?} refcount {}",
+            "",
+            state.refcount,
+            indent = 2 * depth + 2
+        );
+        stack.extend(state.children.iter().rev().map(|&c| (c, depth + 1)));
+    }
+    for (o, s) in model.objects() {
+        let shown = s.bytes.len().min(16);
+        let more = if s.bytes.len() > shown { "…" } else { "" };
+        let kind = if s.typed { "typed" } else { "raw" };
+        let _ = writeln!(
+            out,
+            "  {o:?} in {:?}: {kind} size {} align {} tag {:#x} strong {} weak {} moved {}x bytes {:02x?}{more}",
+            s.home,
+            s.size,
+            s.align,
+            s.tag,
+            s.strong,
+            s.weak,
+            s.promotions,
+            &s.bytes[..shown],
+        );
+    }
+    out
+}
+
+/// Applies `ops` to a fresh [`Driver`], then [`Driver::finish`]es it.
+pub fn run(ops: &[Op]) -> Result<Report, Failure> {
+    let mut driver = Driver::new();
+    for op in ops {
+        driver.apply(op)?;
+    }
+    driver.finish()
+}
+
+/// The most ops [`fuzz_ops`] decodes from one input.
+pub const MAX_FUZZ_OPS: usize = 512;
+
+/// The fuzz entry point: decodes up to [`MAX_FUZZ_OPS`] ops from `data`
+/// (via `Arbitrary`) and runs them; panics with the failure on a divergence.
+/// A fuzz target is `fuzz_target!(|data: &[u8]| regions_model::driver::fuzz_ops(data));`.
+pub fn fuzz_ops(data: &[u8]) {
+    let ops = decode_ops(data, MAX_FUZZ_OPS);
+    if let Err(failure) = run(&ops) {
+        panic!("{failure}\nops:\n{}", format_trace(&ops));
+    }
+}
+
+/// `ops` one per line as Rust expressions (`Op::Debug` with
+/// [`crate::op::prelude`] imported), ready to paste into a
+/// `replay(&[ ... ])` regression test.
+pub fn format_trace(ops: &[Op]) -> String {
+    ops.iter().map(|op| format!("    {op:?},\n")).collect()
+}
+
+/// `count` ops generated from `seed`, deterministically: each op is drawn
+/// from [`op_strategy_within`] the table lengths of a [`Reference`] that
+/// applies the ops as it goes, so indices always name a handle that exists.
+/// The soak runner and the repro tool turn a seed into the same trace.
+pub fn random_ops(seed: u64, count: usize) -> Vec<Op> {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let mut reference = Reference::new();
+    let mut ops = Vec::with_capacity(count);
+    for _ in 0..count {
+        let op = op_strategy_within(reference.table_lens())
+            .new_tree(&mut runner)
+            .expect("the op strategy never rejects")
+            .current();
+        reference.apply(&op);
+        ops.push(op);
+    }
+    ops
+}
+
+impl Report {
+    /// Counts an error the core returned, before it is reduced to a kind.
+    fn observe_error(&mut self, error: regions::Error) -> Rejection {
+        let retired = matches!(
+            error,
+            regions::Error::StaleHandle {
+                found: Found::Retired,
+                ..
+            } | regions::Error::InvalidRegion {
+                found: Found::Retired,
+                ..
+            }
+        );
+        self.retired_ids_seen += u64::from(retired);
+        error.into()
+    }
+
+    fn count_rejection(&mut self, prediction: &Prediction) {
+        let Some(rejection) = prediction.outcome.rejection() else {
+            return;
+        };
+        *self.rejections.entry(format!("{rejection:?}")).or_default() += 1;
+        match rejection {
+            Rejection::Kind(ModelError::StaleHandle | ModelError::InvalidRegion)
+                if prediction.had_unknown_operand =>
+            {
+                self.fabricated_rejections += 1
+            }
+            Rejection::Kind(ModelError::StaleHandle | ModelError::InvalidRegion) => {
+                self.stale_rejections += 1
+            }
+            Rejection::Kind(ModelError::TypeMismatch) => self.type_mismatch_rejections += 1,
+            _ => {}
+        }
+    }
+
+    fn count_op(&mut self, op: &Op) {
+        self.ops += 1;
+        *self.ops_by_kind.entry(op.kind_name()).or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::prelude::*;
+
+    #[test]
+    fn write_clipped_ignores_bytes_past_the_end() {
+        let mut bytes = [0u8; 4];
+        write_clipped(&mut bytes, 2, &[1, 2, 3]);
+        assert_eq!(bytes, [0, 0, 1, 2]);
+        write_clipped(&mut bytes, 4, &[9]);
+        assert_eq!(bytes, [0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn traces_print_as_pasteable_rust() {
+        let trace = format_trace(&[CreateRegion { parent: Root }, Free { object: Object(3) }]);
+        assert_eq!(
+            trace,
+            "    CreateRegion { parent: Root },\n    Free { object: Object(3) },\n"
+        );
+    }
+
+    #[test]
+    fn random_ops_are_deterministic_per_seed() {
+        assert_eq!(random_ops(3, 50), random_ops(3, 50));
+        assert_ne!(random_ops(3, 50), random_ops(4, 50));
+    }
+
+    #[test]
+    fn a_region_death_with_a_retained_object_promotes_it() {
+        let report = run(&[
+            CreateRegion { parent: Root },
+            Alloc {
+                region: Region(1),
+                size: 40,
+                align_log2: 3,
+                tag: 1,
+                fill: 1,
+                mismatched_len: false,
+            },
+            Retain { object: Object(0) },
+            RegisterDestructor { tag: 1 },
+            Alloc {
+                region: Region(1),
+                size: 3,
+                align_log2: 0,
+                tag: 1,
+                fill: 2,
+                mismatched_len: false,
+            },
+            ReleaseRegion { region: Region(1) },
+            Get { object: Object(0) },
+            Resolve { object: Object(0) },
+        ])
+        .unwrap_or_else(|failure| panic!("{failure}"));
+        assert_eq!(report.reach.deaths_with_promotions, 1);
+        assert_eq!(report.destructor_calls_on_region_death, 1);
+    }
+
+    #[test]
+    fn fuzz_entry_point_runs_on_arbitrary_bytes() {
+        let data: Vec<u8> = (0..8192u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+            .collect();
+        fuzz_ops(&data);
+    }
+}

@@ -1,0 +1,236 @@
+//! State comparison between the model and the core.
+//!
+//! After every op the driver compares what the op touched; every few ops and
+//! at the end it compares everything and sweeps every handle it has seen:
+//! each handle of a live object must resolve to that object's current home,
+//! each handle of a dead object or region must be rejected. All queries here
+//! take `&Registry`, so comparing never compresses a forwarding chain and
+//! never perturbs the core's state.
+
+use std::collections::BTreeSet;
+use std::fmt::Debug;
+
+use regions::{ObjectHandle, Registry, WeakHandle};
+
+use crate::model::{Model, ObjectId, ObjectState, RegionId};
+use crate::op::TypedKind;
+
+use super::divergence::Mismatch;
+use super::handles::Handles;
+use super::typed::{encoding_of, with_type};
+
+/// A comparison in progress: the three views and the mismatches found.
+pub(crate) struct Comparison<'a> {
+    pub model: &'a Model,
+    pub registry: &'a Registry,
+    pub handles: &'a Handles,
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl Comparison<'_> {
+    /// Compares `o` if the model says it is alive.
+    pub fn object(&mut self, o: ObjectId) {
+        let Some(state) = self.model.object(o) else {
+            return;
+        };
+        let Some(home) = self.handles.home(o) else {
+            self.mismatches.push(Mismatch::Handle {
+                handle: format!("(none for {o:?})"),
+                problem: "a live object has no known core home".into(),
+            });
+            return;
+        };
+        let r = self.registry;
+        let home_region = self.handles.region_handle(state.home);
+        let mut field = |what, expected: String, found: String| {
+            if expected != found {
+                self.mismatches.push(Mismatch::Object {
+                    object: o,
+                    handle: home.to_string(),
+                    what,
+                    expected,
+                    found,
+                });
+            }
+        };
+        field(
+            "home region",
+            value(home_region),
+            show(r.region_of(home).map(Some)),
+        );
+        field(
+            "strong count",
+            value(state.strong),
+            show(r.strong_count(home)),
+        );
+        field("weak count", value(state.weak), show(r.weak_count(home)));
+        field(
+            "type tag",
+            value(state.tag),
+            show(r.type_tag(home).map(|t| t.0)),
+        );
+        let layout = r.layout_of(home).map(|l| (l.size(), l.align()));
+        field("layout", value((state.size, state.align)), show(layout));
+        let (bytes, aligned) = read_object(r, home, state);
+        field("bytes", value(&state.bytes), show(bytes.as_ref()));
+        field("data pointer aligned", value(true), value(aligned));
+    }
+
+    /// Compares `r`: its state if the model says it is alive, else that the
+    /// core rejects its handle.
+    pub fn region(&mut self, r: RegionId) {
+        let Some(handle) = self.handles.region_handle(r) else {
+            return;
+        };
+        let reg = self.registry;
+        let Some(state) = self.model.region(r) else {
+            if reg.is_region_alive(handle) {
+                self.mismatches.push(Mismatch::StaleReachesLive {
+                    handle: handle.to_string(),
+                    reached: format!("a live region (the model's {r:?} is dead)"),
+                });
+            }
+            return;
+        };
+        let handles = self.handles;
+        let parent = reg
+            .parent_of(handle)
+            .map(|p| p.map(|p| handles.region_id(p)));
+        let children = reg.children(handle).map(|c| {
+            c.map(|child| handles.region_id(child))
+                .collect::<BTreeSet<_>>()
+        });
+        let homed: BTreeSet<ObjectId> = self.model.objects_in(r).map(|(o, _)| o).collect();
+        let objects = reg
+            .objects(handle)
+            .map(|h| h.map(|h| handles.home_owner(h)).collect::<BTreeSet<_>>());
+        let mut field = |what, expected: String, found: String| {
+            if expected != found {
+                self.mismatches.push(Mismatch::Region {
+                    region: r,
+                    handle: handle.to_string(),
+                    what,
+                    expected,
+                    found,
+                });
+            }
+        };
+        field(
+            "refcount",
+            value(state.refcount),
+            show(reg.region_refcount(handle)),
+        );
+        field("parent", value(state.parent), show(parent));
+        field("children", value(&state.children), show(children.as_ref()));
+        field(
+            "object count",
+            value(homed.len()),
+            show(reg.object_count(handle)),
+        );
+        field("objects", value(&homed), show(objects.as_ref()));
+    }
+
+    /// Compares everything, and sweeps every handle seen.
+    pub fn everything(&mut self) {
+        for (r, _) in self.model.regions() {
+            self.region(r);
+        }
+        for (o, _) in self.model.objects() {
+            self.object(o);
+        }
+        let live_regions = self.model.regions().count();
+        if live_regions != self.registry.live_region_count() {
+            self.mismatches.push(Mismatch::Registry {
+                what: "live region count",
+                expected: live_regions.to_string(),
+                found: self.registry.live_region_count().to_string(),
+            });
+        }
+        for handle in self.registry.live_regions() {
+            let r = self.handles.region_id(handle);
+            if self.model.region(r).is_none() {
+                self.mismatches.push(Mismatch::StaleReachesLive {
+                    handle: handle.to_string(),
+                    reached: format!(
+                        "a live region listed by live_regions (model: {r:?} is not live)"
+                    ),
+                });
+            }
+        }
+        self.sweep_handles();
+    }
+
+    /// Every object handle seen resolves to its object's current home while
+    /// the object lives, and to nothing once it is dead; every dead region's
+    /// handle is rejected.
+    fn sweep_handles(&mut self) {
+        for (handle, o) in self.handles.object_handles() {
+            let found = self
+                .registry
+                .upgrade(WeakHandle::from_object_handle(handle));
+            let expected = self.model.object(o).and_then(|_| self.handles.home(o));
+            if found == expected {
+                continue;
+            }
+            let mismatch = match expected {
+                None => Mismatch::StaleReachesLive {
+                    handle: handle.to_string(),
+                    reached: format!("{found:?} (the model's {o:?} is dead)"),
+                },
+                Some(home) => Mismatch::Object {
+                    object: o,
+                    handle: handle.to_string(),
+                    what: "resolution of an older handle",
+                    expected: home.to_string(),
+                    found: format!("{found:?}"),
+                },
+            };
+            self.mismatches.push(mismatch);
+        }
+        for (handle, r) in self.handles.region_handles() {
+            if self.model.region(r).is_none() && self.registry.is_region_alive(handle) {
+                self.mismatches.push(Mismatch::StaleReachesLive {
+                    handle: handle.to_string(),
+                    reached: format!("a live region (the model's {r:?} is dead)"),
+                });
+            }
+        }
+    }
+}
+
+/// `Debug` of a model value, printed like a successful core query.
+fn value<T: Debug>(value: T) -> String {
+    format!("{value:?}")
+}
+
+/// `Debug` of a core query result: the value itself when `Ok`, so that it
+/// compares equal to [`value`] of the same thing.
+fn show<T: Debug, E: Debug>(result: Result<T, E>) -> String {
+    match result {
+        Ok(value) => format!("{value:?}"),
+        Err(error) => format!("Err({error:?})"),
+    }
+}
+
+/// The object's bytes as the model stores them (the canonical encoding for
+/// typed objects), and whether its data pointer honours its alignment.
+fn read_object(
+    registry: &Registry,
+    home: ObjectHandle,
+    state: &ObjectState,
+) -> (regions::Result<Vec<u8>>, bool) {
+    if !state.typed {
+        return match registry.get(home) {
+            Ok(bytes) => (
+                Ok(bytes.to_vec()),
+                bytes.as_ptr() as usize % state.align == 0,
+            ),
+            Err(error) => (Err(error), true),
+        };
+    }
+    let kind = TypedKind::of_tag(state.tag).expect("the driver allocates only its own typed kinds");
+    with_type!(kind, T => match registry.get_typed::<T>(home) {
+        Ok(value) => (Ok(encoding_of(value)), (value as *const T as usize) % state.align == 0),
+        Err(error) => (Err(error), true),
+    })
+}

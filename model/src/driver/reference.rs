@@ -1,0 +1,433 @@
+//! The model side of a run: the reference model plus the operand tables, in
+//! model identities.
+//!
+//! The driver keeps the core side of the same tables (core handles, entry for
+//! entry). The proptest state machine uses a `Reference` alone as its
+//! reference state: it only needs the table lengths to generate in-range
+//! operands and to re-check them while shrinking. Alone, a `Reference` cannot
+//! know which fabricated handles collide with real ones (that depends on the
+//! core's id assignment), so it treats them all as unknown; its table lengths
+//! can then lag the driver's, which only makes preconditions stricter.
+
+use std::collections::BTreeSet;
+
+use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
+use crate::op::{ObjectRef, Op, Operand, RegionRef, TableLens, WeakRef, ALIGN_LOG2_CAP};
+
+use super::outcome::{ObjectQueries, Outcome, RegionQueries, Res};
+
+/// The model identity of a handle the driver has never seen (fabricated, or
+/// picked from an empty table). The model never issues it.
+pub const UNKNOWN_REGION: RegionId = RegionId(u64::MAX);
+/// See [`UNKNOWN_REGION`].
+pub const UNKNOWN_OBJECT: ObjectId = ObjectId(u64::MAX);
+
+/// Tag of the object a `WithRegion` body allocates.
+pub(crate) const SCOPED_TAG: u64 = 0;
+/// Alignment of that object.
+pub(crate) const SCOPED_ALIGN: usize = 8;
+/// Fill seed of its contents.
+pub(crate) const SCOPED_FILL: u8 = 0xa5;
+
+/// An op whose operands are model identities.
+pub(crate) type ModelOp = Op<RegionId, ObjectId, ObjectId>;
+
+/// The contents of `len` bytes seeded by `fill` (`Alloc`, `Write`, `WithRegion`).
+pub(crate) fn pattern(fill: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| fill.wrapping_add(((i % 251) as u8).wrapping_mul(31)))
+        .collect()
+}
+
+/// The alignment an op's `align_log2` stands for.
+pub(crate) fn align_of_log2(align_log2: u8) -> usize {
+    1 << align_log2.min(ALIGN_LOG2_CAP)
+}
+
+/// What the model says an op does.
+#[derive(Clone, Debug)]
+pub(crate) struct Prediction {
+    /// The result.
+    pub outcome: Outcome<ObjectId, RegionId>,
+    /// Objects that changed home, in the order their new homes join the
+    /// object table.
+    pub moved: Vec<ObjectId>,
+    /// Objects destroyed, with their last state.
+    pub destroyed: Vec<Destroyed>,
+    /// The token an `AllocTyped` value carries.
+    pub token: Option<u64>,
+    /// Regions whose state the op may have changed or read (operands, their
+    /// parents and children, homes of object operands, new homes).
+    pub touched_regions: BTreeSet<RegionId>,
+    /// Objects the op may have changed or read (operands, moved objects).
+    pub touched_objects: BTreeSet<ObjectId>,
+    /// Whether an operand was unknown to the driver (a fabricated handle
+    /// that named nothing it had seen).
+    pub had_unknown_operand: bool,
+}
+
+/// The reference model plus the operand tables, in model identities.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    model: Model,
+    /// Every region handle seen, in order; index 0 is the root.
+    regions: Vec<RegionId>,
+    /// Every object handle seen, in order, as the object it names. An object
+    /// appears once per handle it had (allocation, then each new home).
+    objects: Vec<ObjectId>,
+    /// Every weak handle `downgrade` returned, as the object it names.
+    weaks: Vec<ObjectId>,
+    /// Tokens issued to `AllocTyped` values so far.
+    tokens_issued: u64,
+    /// Deepest region seen (the root is depth 0).
+    max_region_depth: usize,
+}
+
+impl Default for Reference {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Reference {
+    /// A fresh model with the root as the only region handle seen.
+    pub fn new() -> Self {
+        let model = Model::new();
+        let root = model.root();
+        Reference {
+            model,
+            regions: vec![root],
+            objects: Vec::new(),
+            weaks: Vec::new(),
+            tokens_issued: 0,
+            max_region_depth: 0,
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The lengths of the operand tables.
+    pub fn table_lens(&self) -> TableLens {
+        TableLens {
+            regions: self.regions.len(),
+            objects: self.objects.len(),
+            weaks: self.weaks.len(),
+        }
+    }
+
+    /// The deepest region seen so far (the root is depth 0).
+    pub fn max_region_depth(&self) -> usize {
+        self.max_region_depth
+    }
+
+    /// Applies `op` to the model alone, resolving fabricated handles as
+    /// unknown (see the module documentation).
+    pub fn apply(&mut self, op: &Op) {
+        let model_op = op.map_operands(
+            |r| self.own_region(r),
+            |o| self.own_object(o),
+            |w| match w {
+                WeakRef::Weak(i) => pick(&self.weaks, *i).unwrap_or(UNKNOWN_OBJECT),
+                WeakRef::WeakOf(o) => self.own_object(o),
+            },
+        );
+        self.predict(&model_op);
+    }
+
+    fn own_region(&self, r: &RegionRef) -> RegionId {
+        match r {
+            RegionRef::Root => self.model.root(),
+            RegionRef::Region(i) => pick(&self.regions, *i).unwrap_or(UNKNOWN_REGION),
+            RegionRef::FakeRegion { .. } => UNKNOWN_REGION,
+        }
+    }
+
+    fn own_object(&self, o: &ObjectRef) -> ObjectId {
+        match o {
+            ObjectRef::Object(i) => pick(&self.objects, *i).unwrap_or(UNKNOWN_OBJECT),
+            ObjectRef::FakeObject { .. } => UNKNOWN_OBJECT,
+        }
+    }
+
+    /// The region table entries from `start` on.
+    pub(crate) fn regions_from(&self, start: usize) -> &[RegionId] {
+        &self.regions[start..]
+    }
+
+    /// The object table entries from `start` on.
+    pub(crate) fn objects_from(&self, start: usize) -> &[ObjectId] {
+        &self.objects[start..]
+    }
+
+    /// The model's part of running `op`: applies it, grows the tables, and
+    /// says what should have happened.
+    pub(crate) fn predict(&mut self, op: &ModelOp) -> Prediction {
+        let mut prediction = Prediction {
+            outcome: Outcome::Done(Ok(())),
+            moved: Vec::new(),
+            destroyed: Vec::new(),
+            token: None,
+            touched_regions: BTreeSet::new(),
+            touched_objects: BTreeSet::new(),
+            had_unknown_operand: false,
+        };
+        self.note_operands(op, &mut prediction);
+        prediction.outcome = self.run(op, &mut prediction);
+        prediction.destroyed = self.model.take_destroyed_states();
+        for &o in &prediction.moved {
+            self.objects.push(o);
+            prediction.touched_objects.insert(o);
+            if let Some(state) = self.model.object(o) {
+                prediction.touched_regions.insert(state.home);
+            }
+        }
+        self.max_region_depth = self.max_region_depth.max(self.deepest_region());
+        prediction
+    }
+
+    /// Records the operands (and what hangs off them) as touched.
+    fn note_operands(&self, op: &ModelOp, prediction: &mut Prediction) {
+        let mut regions = BTreeSet::new();
+        let mut objects = BTreeSet::new();
+        for operand in op.operands() {
+            match operand {
+                Operand::Region(&r) => regions.insert(r),
+                Operand::Object(&o) | Operand::Weak(&o) => objects.insert(o),
+            };
+        }
+        let unknown = regions.contains(&UNKNOWN_REGION) || objects.contains(&UNKNOWN_OBJECT);
+        for &o in &objects {
+            if let Some(state) = self.model.object(o) {
+                regions.insert(state.home);
+            }
+        }
+        for r in regions.clone() {
+            if let Some(state) = self.model.region(r) {
+                regions.extend(state.parent);
+                regions.extend(state.children.iter().copied());
+            }
+        }
+        prediction.touched_regions = regions;
+        prediction.touched_objects = objects;
+        prediction.had_unknown_operand = unknown;
+    }
+
+    /// Runs `op` on the model; pushes new table entries (moved objects are
+    /// pushed by the caller, after this).
+    fn run(&mut self, op: &ModelOp, prediction: &mut Prediction) -> Outcome<ObjectId, RegionId> {
+        let m = &mut self.model;
+        match *op {
+            Op::CreateRegion { parent } => {
+                let created = m.create_region(parent);
+                if let Ok(r) = created {
+                    self.regions.push(r);
+                    prediction.touched_regions.insert(r);
+                }
+                Outcome::Region(created.map_err(Into::into))
+            }
+            Op::RetainRegion { region } => {
+                Outcome::Done(m.retain_region(region).map_err(Into::into))
+            }
+            Op::ReleaseRegion { region } => {
+                let homed: Vec<ObjectId> = m.objects_in(region).map(|(o, _)| o).collect();
+                let died = m.release_region(region);
+                if died == Ok(true) {
+                    prediction.moved = homed
+                        .into_iter()
+                        .filter(|&o| m.object(o).is_some())
+                        .collect();
+                }
+                Outcome::Flag(died.map_err(Into::into))
+            }
+            Op::WithRegion { parent, size, keep } => {
+                let scoped = self.run_scope(parent, usize::from(size), keep, prediction);
+                Outcome::Scoped(scoped.map_err(Into::into))
+            }
+            Op::Alloc {
+                region,
+                size,
+                align_log2,
+                tag,
+                fill,
+                mismatched_len,
+            } => {
+                let size = usize::from(size);
+                let bytes = pattern(fill, size + usize::from(mismatched_len));
+                let allocated = m.alloc(region, size, align_of_log2(align_log2), &bytes, tag);
+                self.objects.extend(allocated.iter().copied());
+                Outcome::Object(allocated.map_err(Into::into))
+            }
+            Op::AllocTyped {
+                region,
+                kind,
+                payload,
+            } => {
+                let token = self.tokens_issued;
+                self.tokens_issued += 1;
+                prediction.token = Some(token);
+                let info = kind.info();
+                let bytes = kind.model_bytes(token, payload);
+                let allocated = m.alloc_typed(
+                    region,
+                    info.size,
+                    info.align,
+                    &bytes,
+                    info.tag,
+                    info.needs_drop,
+                );
+                self.objects.extend(allocated.iter().copied());
+                Outcome::Object(allocated.map_err(Into::into))
+            }
+            Op::Get { object } => {
+                Outcome::Bytes(m.get(object).map(<[u8]>::to_vec).map_err(Into::into))
+            }
+            Op::Write {
+                object,
+                offset,
+                len,
+                fill,
+            } => Outcome::Done(
+                m.write(
+                    object,
+                    usize::from(offset),
+                    &pattern(fill, usize::from(len)),
+                )
+                .map_err(Into::into),
+            ),
+            Op::GetTyped { object, kind } => {
+                let bytes = m.get_typed(object, kind.info().tag).map(<[u8]>::to_vec);
+                Outcome::Bytes(bytes.map_err(Into::into))
+            }
+            Op::SetTyped {
+                object,
+                kind,
+                payload,
+            } => {
+                let tag = kind.info().tag;
+                let written = m.get_typed(object, tag).map(|bytes| {
+                    let token = if kind.info().tracked {
+                        super::typed::first_word(bytes)
+                    } else {
+                        0
+                    };
+                    kind.model_bytes(token, payload)
+                });
+                Outcome::Done(
+                    written
+                        .and_then(|bytes| m.write_typed(object, tag, &bytes))
+                        .map_err(Into::into),
+                )
+            }
+            Op::Free { object } => Outcome::Done(m.free(object).map_err(Into::into)),
+            Op::Retain { object } => Outcome::Done(m.retain(object).map_err(Into::into)),
+            Op::Release { object } => Outcome::Done(m.release(object).map_err(Into::into)),
+            Op::StoreHandle { container, object } => {
+                Outcome::Flag(m.store_handle(container, object).map_err(Into::into))
+            }
+            Op::Downgrade { object } => {
+                let downgraded = m.downgrade(object).map(|()| object);
+                self.weaks.extend(downgraded.iter().copied());
+                Outcome::Weak(downgraded.map_err(Into::into))
+            }
+            Op::Upgrade { weak } => Outcome::Upgraded(m.upgrade(weak)),
+            Op::DropWeak { weak } => Outcome::Done(m.drop_weak(weak).map_err(Into::into)),
+            Op::Promote { object, target } => {
+                let home = m.object(object).map(|state| state.home);
+                let promoted = m.promote(object, target).map(|()| object);
+                if promoted.is_ok() && home != Some(target) {
+                    prediction.moved = vec![object];
+                }
+                Outcome::Object(promoted.map_err(Into::into))
+            }
+            Op::Resolve { object } => Outcome::Object(m.resolve(object).map_err(Into::into)),
+            Op::RegionOf { object } => Outcome::Region(m.region_of(object).map_err(Into::into)),
+            Op::RegisterDestructor { tag } => {
+                Outcome::Done(m.register_destructor(tag).map_err(Into::into))
+            }
+            Op::InspectObject { object } => Outcome::ObjectInfo(self.object_queries(object)),
+            Op::InspectRegion { region } => Outcome::RegionInfo(self.region_queries(region)),
+        }
+    }
+
+    /// `with_region(parent, body)`: create, allocate (and maybe retain) one
+    /// object, release.
+    fn run_scope(
+        &mut self,
+        parent: RegionId,
+        size: usize,
+        keep: bool,
+        prediction: &mut Prediction,
+    ) -> Result<(RegionId, ObjectId), ModelError> {
+        let m = &mut self.model;
+        let scoped = m.create_region(parent)?;
+        self.regions.push(scoped);
+        let bytes = pattern(SCOPED_FILL, size);
+        let object = m.alloc(scoped, size, SCOPED_ALIGN, &bytes, SCOPED_TAG)?;
+        if keep {
+            m.retain(object)?;
+        }
+        let died = m.release_region(scoped)?;
+        assert!(died, "a scoped region holds only the body's reference");
+        if keep {
+            prediction.moved = vec![object];
+        }
+        prediction.touched_objects.insert(object);
+        Ok((scoped, object))
+    }
+
+    fn object_queries(&self, o: ObjectId) -> ObjectQueries<RegionId> {
+        let state = self.model.object(o);
+        let stale = ModelError::StaleHandle;
+        ObjectQueries {
+            tag: query(state, stale, |s| s.tag),
+            layout: query(state, stale, |s| (s.size, s.align)),
+            strong: query(state, stale, |s| s.strong),
+            weak: query(state, stale, |s| s.weak),
+            region: query(state, stale, |s| s.home),
+        }
+    }
+
+    fn region_queries(&self, r: RegionId) -> RegionQueries<RegionId, ObjectId> {
+        let state = self.model.region(r);
+        let invalid = ModelError::InvalidRegion;
+        let homed = || self.model.objects_in(r).map(|(o, _)| o);
+        RegionQueries {
+            alive: state.is_some(),
+            refcount: query(state, invalid, |s| s.refcount),
+            parent: query(state, invalid, |s| s.parent),
+            children: query(state, invalid, |s| s.children.clone()),
+            object_count: query(state, invalid, |_| homed().count()),
+            objects: query(state, invalid, |_| homed().collect()),
+        }
+    }
+
+    /// Depth of the deepest live region.
+    fn deepest_region(&self) -> usize {
+        let depth = |mut r: RegionId| {
+            let mut depth = 0;
+            while let Some(parent) = self.model.region(r).and_then(|s| s.parent) {
+                depth += 1;
+                r = parent;
+            }
+            depth
+        };
+        self.model
+            .regions()
+            .map(|(r, _)| depth(r))
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// `f` of a live thing's state, or the error for a dead one.
+fn query<S, T>(state: Option<&S>, missing: ModelError, f: impl FnOnce(&S) -> T) -> Res<T> {
+    state.map(f).ok_or(missing.into())
+}
+
+/// Entry `index` of `table`, modulo its length; `None` if it is empty.
+pub(crate) fn pick<T: Copy>(table: &[T], index: u16) -> Option<T> {
+    (!table.is_empty()).then(|| table[usize::from(index) % table.len()])
+}

@@ -1,0 +1,82 @@
+//! What a run reached: counters that let tests fail on vacuous runs.
+
+use std::collections::BTreeMap;
+
+use crate::model::Reach;
+
+/// What a run reached. Engines print it; tests assert on it so that a
+/// generator that stops reaching the interesting states fails loudly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Ops applied.
+    pub ops: u64,
+    /// The model's counters: peak live objects, region deaths, deaths with
+    /// promotions, promotions by death and by hand, most moves of one
+    /// object, destructor calls.
+    pub reach: Reach,
+    /// Deepest region nesting seen (the root is depth 0).
+    pub max_region_depth: usize,
+    /// Most forwarding records one op walked in the core (from
+    /// `Registry::forwarding_hops` deltas): the longest chain exercised.
+    pub longest_forwarding_walk: u64,
+    /// Destructor calls observed in the core (raw destructors and drops of
+    /// tracked typed values).
+    pub destructor_calls: u64,
+    /// Of those, calls during `release_region` or `with_region` (region death).
+    pub destructor_calls_on_region_death: u64,
+    /// Ops rejected (`StaleHandle` / `InvalidRegion`) on a handle the driver
+    /// had seen, of a dead object or region.
+    pub stale_rejections: u64,
+    /// Ops rejected (`StaleHandle` / `InvalidRegion`) with an operand the
+    /// driver had never seen (fabricated).
+    pub fabricated_rejections: u64,
+    /// Ops rejected with `TypeMismatch`.
+    pub type_mismatch_rejections: u64,
+    /// New regions that reused a region id (with a new generation).
+    pub region_id_recycles: u64,
+    /// Core errors that found a retired id (generation exhausted; reachable
+    /// with the core's `small-generations` feature).
+    pub retired_ids_seen: u64,
+    /// Full-state comparisons made.
+    pub full_checks: u64,
+    /// Ops applied, by variant.
+    pub ops_by_kind: BTreeMap<&'static str, u64>,
+    /// Rejections predicted (and matched), by kind (`Debug` of the [`Rejection`](super::Rejection)).
+    pub rejections: BTreeMap<String, u64>,
+}
+
+impl Report {
+    /// Adds `other` (another run) to this report: counts add up, maxima
+    /// take the larger value.
+    pub fn merge(&mut self, other: &Report) {
+        let (r, o) = (&mut self.reach, &other.reach);
+        r.peak_live_objects = r.peak_live_objects.max(o.peak_live_objects);
+        r.region_deaths += o.region_deaths;
+        r.deaths_with_promotions += o.deaths_with_promotions;
+        r.promotions_by_death += o.promotions_by_death;
+        r.manual_promotions += o.manual_promotions;
+        r.max_promotions_of_one_object = r
+            .max_promotions_of_one_object
+            .max(o.max_promotions_of_one_object);
+        r.destructor_calls += o.destructor_calls;
+        self.ops += other.ops;
+        self.max_region_depth = self.max_region_depth.max(other.max_region_depth);
+        self.longest_forwarding_walk = self
+            .longest_forwarding_walk
+            .max(other.longest_forwarding_walk);
+        self.destructor_calls += other.destructor_calls;
+        self.destructor_calls_on_region_death += other.destructor_calls_on_region_death;
+        self.stale_rejections += other.stale_rejections;
+        self.fabricated_rejections += other.fabricated_rejections;
+        self.type_mismatch_rejections += other.type_mismatch_rejections;
+        self.region_id_recycles += other.region_id_recycles;
+        self.retired_ids_seen += other.retired_ids_seen;
+        self.full_checks += other.full_checks;
+        for (&kind, &count) in &other.ops_by_kind {
+            *self.ops_by_kind.entry(kind).or_default() += count;
+        }
+        for (rejection, &count) in &other.rejections {
+            *self.rejections.entry(rejection.clone()).or_default() += count;
+        }
+    }
+}

@@ -1,0 +1,862 @@
+//! The op language: one value per call into the registry.
+//!
+//! Every engine (proptest state machine, cargo-fuzz, the soak runner, the
+//! repro tool) speaks this language, and the one [`Driver`](crate::driver::Driver)
+//! runs it against both the reference model and the core.
+//!
+//! # Operands
+//!
+//! Ops never carry real handles. A [`RegionRef`], [`ObjectRef`] or
+//! [`WeakRef`] either picks a handle by index from the handles the driver has
+//! seen so far (live *and* dead: every region handle, every object handle an
+//! object ever had, every weak handle returned), or builds one from raw field
+//! values. Indices are taken modulo the number of handles seen, so every op
+//! is meaningful whatever came before it; fabricated field values are small,
+//! so a fabricated handle often collides with a real one (and is then treated
+//! as that handle). Stale, freed, wrong-type and fabricated handles are thus
+//! generated on purpose, and the driver checks they are rejected.
+//!
+//! # Reading and pasting traces
+//!
+//! `Debug` output of an op is valid Rust once [`prelude`] is imported, so a
+//! printed trace pastes straight into a regression test:
+//!
+//! ```
+//! use regions_model::op::prelude::*;
+//! let trace: &[Op] = &[
+//!     CreateRegion { parent: Root },
+//!     Alloc { region: Region(1), size: 24, align_log2: 3, tag: 1, fill: 7, mismatched_len: false },
+//!     Retain { object: Object(0) },
+//!     ReleaseRegion { region: Region(1) },
+//! ];
+//! regions_model::driver::run(trace).unwrap();
+//! ```
+//!
+//! # Type parameters
+//!
+//! `Op` is generic over its operand types only so that the driver can map an
+//! op's operands to core handles and to model identities with one function
+//! ([`Op::map_operands`]); everyone else uses the defaults.
+
+use std::cell::RefCell;
+
+use arbitrary::{Arbitrary, Unstructured};
+use proptest::prelude::*;
+use proptest::strategy::BoxedStrategy;
+
+/// Largest `id` of a fabricated region handle ([`RegionRef::FakeRegion`]).
+pub const FAKE_REGION_IDS: u8 = 7;
+/// Largest generation of a fabricated handle (region or slot generation).
+pub const FAKE_GENERATIONS: u8 = 3;
+/// Largest slot of a fabricated object handle.
+pub const FAKE_SLOTS: u8 = 15;
+/// Sizes up to this are generated; with the driver's 4096-byte arena blocks
+/// this covers inline (<= 16), arena (<= 1024) and dedicated objects.
+pub const MAX_GENERATED_SIZE: u16 = 6000;
+/// `align_log2` values up to this are generated; 13 (8192) is above the
+/// core's maximum alignment and must be rejected.
+pub const MAX_GENERATED_ALIGN_LOG2: u8 = 13;
+/// Largest `align_log2` the driver uses; larger values act as this one.
+pub const ALIGN_LOG2_CAP: u8 = 20;
+/// The typed-tag bit: raw tags with it set are reserved.
+const RESERVED_TAG_BIT: u64 = 1 << 63;
+
+/// Names a region.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RegionRef {
+    /// The root region's handle.
+    Root,
+    /// The region handle at this index, modulo the number of region handles
+    /// seen so far (index 0 is the root; dead regions stay in the list).
+    Region(u16),
+    /// `RegionHandle::from_raw_parts(id, generation)`.
+    FakeRegion {
+        /// Region id, `0..=FAKE_REGION_IDS` when generated.
+        #[arbitrary(with = fake_region_id)]
+        id: u8,
+        /// Region generation, `0..=FAKE_GENERATIONS` when generated.
+        #[arbitrary(with = fake_generation)]
+        generation: u8,
+    },
+}
+
+/// Names an object.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ObjectRef {
+    /// The object handle at this index, modulo the number of object handles
+    /// seen so far (every handle an object ever had: its allocation handle
+    /// and each home it was promoted to; dead objects' handles stay).
+    Object(u16),
+    /// `ObjectHandle::from_raw_parts(region_id, region_generation, slot, slot_generation)`.
+    FakeObject {
+        /// Region id, `0..=FAKE_REGION_IDS` when generated.
+        #[arbitrary(with = fake_region_id)]
+        region_id: u8,
+        /// Region generation, `0..=FAKE_GENERATIONS` when generated.
+        #[arbitrary(with = fake_generation)]
+        region_generation: u8,
+        /// Slot id, `0..=FAKE_SLOTS` when generated.
+        #[arbitrary(with = fake_slot)]
+        slot: u8,
+        /// Slot generation, `0..=FAKE_GENERATIONS` when generated.
+        #[arbitrary(with = fake_generation)]
+        slot_generation: u8,
+    },
+}
+
+/// Names a weak reference.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WeakRef {
+    /// The weak handle at this index, modulo the number of weak handles
+    /// returned so far by `downgrade`.
+    Weak(u16),
+    /// `WeakHandle::from_object_handle(object)`: a weak handle nobody
+    /// obtained from `downgrade`.
+    WeakOf(ObjectRef),
+}
+
+/// The Rust types that typed ops allocate and read.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TypedKind {
+    /// `u64`: inline, no drop glue.
+    U64,
+    /// `[u64; 8]`: 64 bytes in an arena, no drop glue.
+    Words,
+    /// A 16-byte inline value that needs drop and records it.
+    Tracked,
+    /// A 56-byte arena value that needs drop and records it.
+    TrackedWords,
+    /// A `#[repr(align(4096))]` 4096-byte value: a dedicated block.
+    Page,
+}
+
+impl TypedKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [TypedKind; 5] = [
+        TypedKind::U64,
+        TypedKind::Words,
+        TypedKind::Tracked,
+        TypedKind::TrackedWords,
+        TypedKind::Page,
+    ];
+}
+
+/// One call into the registry (plus the inspection queries). See the module
+/// documentation for how operands are chosen.
+#[derive(Arbitrary, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
+    /// `create_region(parent)`.
+    CreateRegion {
+        /// The parent.
+        parent: R,
+    },
+    /// `retain_region(region)`.
+    RetainRegion {
+        /// The region.
+        region: R,
+    },
+    /// `release_region(region)`; may kill it.
+    ReleaseRegion {
+        /// The region.
+        region: R,
+    },
+    /// `with_region(parent, body)` whose body allocates one raw object of
+    /// `size` bytes (alignment 8, tag 0) in the scoped region and, if `keep`,
+    /// retains it so that it is promoted to `parent` when the scope ends.
+    WithRegion {
+        /// The parent of the scoped region.
+        parent: R,
+        /// Size of the object the body allocates.
+        #[arbitrary(with = arbitrary_size)]
+        size: u16,
+        /// Whether the body retains the object.
+        keep: bool,
+    },
+    /// Raw `alloc(region, Layout(size, 2^align_log2), bytes, TypeTag(tag))`.
+    /// The bytes are a pattern seeded by `fill`, one byte too long if
+    /// `mismatched_len` (to provoke `SizeMismatch`).
+    Alloc {
+        /// Where.
+        region: R,
+        /// `layout.size()`.
+        #[arbitrary(with = arbitrary_size)]
+        size: u16,
+        /// `layout.align()` is `2^align_log2` (capped at [`ALIGN_LOG2_CAP`]).
+        #[arbitrary(with = arbitrary_align_log2)]
+        align_log2: u8,
+        /// The raw type tag (values with the top bit set are reserved).
+        #[arbitrary(with = arbitrary_tag)]
+        tag: u64,
+        /// Seed of the contents.
+        fill: u8,
+        /// Pass `size + 1` bytes.
+        mismatched_len: bool,
+    },
+    /// `alloc_typed(region, value)` of a value of `kind` built from `payload`.
+    AllocTyped {
+        /// Where.
+        region: R,
+        /// The Rust type.
+        kind: TypedKind,
+        /// Seed of the value.
+        payload: u64,
+    },
+    /// `get(object)`: the bytes of a raw object.
+    Get {
+        /// The object.
+        object: O,
+    },
+    /// `get_mut(object)`, then copies `len` pattern bytes seeded by `fill` to
+    /// `offset`, clipped at the end of the object.
+    Write {
+        /// The object.
+        object: O,
+        /// Where the bytes go.
+        #[arbitrary(with = arbitrary_offset)]
+        offset: u16,
+        /// How many bytes.
+        len: u8,
+        /// Seed of the bytes.
+        fill: u8,
+    },
+    /// `get_typed::<kind>(object)`.
+    GetTyped {
+        /// The object.
+        object: O,
+        /// The type asked for (often not the object's).
+        kind: TypedKind,
+    },
+    /// `get_typed_mut::<kind>(object)`, then sets the value's payload (never
+    /// its drop-tracking token) from `payload`.
+    SetTyped {
+        /// The object.
+        object: O,
+        /// The type asked for.
+        kind: TypedKind,
+        /// Seed of the new payload.
+        payload: u64,
+    },
+    /// `free(object)`.
+    Free {
+        /// The object.
+        object: O,
+    },
+    /// `retain(object)`.
+    Retain {
+        /// The object.
+        object: O,
+    },
+    /// `release(object)`.
+    Release {
+        /// The object.
+        object: O,
+    },
+    /// `store_handle(container, object)`.
+    StoreHandle {
+        /// The region the handle is stored in.
+        container: R,
+        /// The object.
+        object: O,
+    },
+    /// `downgrade(object)`.
+    Downgrade {
+        /// The object.
+        object: O,
+    },
+    /// `upgrade(weak)`.
+    Upgrade {
+        /// The weak handle.
+        weak: W,
+    },
+    /// `drop_weak(weak)`.
+    DropWeak {
+        /// The weak handle.
+        weak: W,
+    },
+    /// `promote(object, target)`.
+    Promote {
+        /// The object.
+        object: O,
+        /// Where to.
+        target: R,
+    },
+    /// `resolve(object)`.
+    Resolve {
+        /// The object.
+        object: O,
+    },
+    /// `region_of(object)`.
+    RegionOf {
+        /// The object.
+        object: O,
+    },
+    /// `register_destructor(TypeTag(tag), f)`; the driver's `f` records its calls.
+    RegisterDestructor {
+        /// The raw tag.
+        #[arbitrary(with = arbitrary_tag)]
+        tag: u64,
+    },
+    /// Every object query: `type_tag`, `layout_of`, `strong_count`,
+    /// `weak_count`, `region_of`.
+    InspectObject {
+        /// The object.
+        object: O,
+    },
+    /// Every region query: `is_region_alive`, `region_refcount`,
+    /// `parent_of`, `children`, `object_count`, `objects`.
+    InspectRegion {
+        /// The region.
+        region: R,
+    },
+}
+
+impl<R, O, W> Op<R, O, W> {
+    /// The same op with every operand mapped. The three functions are called
+    /// in field order, so a mapping with side effects sees the operands in
+    /// the order they are written.
+    pub fn map_operands<'a, R2, O2, W2>(
+        &'a self,
+        mut region: impl FnMut(&'a R) -> R2,
+        mut object: impl FnMut(&'a O) -> O2,
+        mut weak: impl FnMut(&'a W) -> W2,
+    ) -> Op<R2, O2, W2> {
+        use Op::*;
+        match self {
+            CreateRegion { parent } => CreateRegion {
+                parent: region(parent),
+            },
+            RetainRegion { region: r } => RetainRegion { region: region(r) },
+            ReleaseRegion { region: r } => ReleaseRegion { region: region(r) },
+            WithRegion { parent, size, keep } => WithRegion {
+                parent: region(parent),
+                size: *size,
+                keep: *keep,
+            },
+            Alloc {
+                region: r,
+                size,
+                align_log2,
+                tag,
+                fill,
+                mismatched_len,
+            } => Alloc {
+                region: region(r),
+                size: *size,
+                align_log2: *align_log2,
+                tag: *tag,
+                fill: *fill,
+                mismatched_len: *mismatched_len,
+            },
+            AllocTyped {
+                region: r,
+                kind,
+                payload,
+            } => AllocTyped {
+                region: region(r),
+                kind: *kind,
+                payload: *payload,
+            },
+            Get { object: o } => Get { object: object(o) },
+            Write {
+                object: o,
+                offset,
+                len,
+                fill,
+            } => Write {
+                object: object(o),
+                offset: *offset,
+                len: *len,
+                fill: *fill,
+            },
+            GetTyped { object: o, kind } => GetTyped {
+                object: object(o),
+                kind: *kind,
+            },
+            SetTyped {
+                object: o,
+                kind,
+                payload,
+            } => SetTyped {
+                object: object(o),
+                kind: *kind,
+                payload: *payload,
+            },
+            Free { object: o } => Free { object: object(o) },
+            Retain { object: o } => Retain { object: object(o) },
+            Release { object: o } => Release { object: object(o) },
+            StoreHandle {
+                container,
+                object: o,
+            } => StoreHandle {
+                container: region(container),
+                object: object(o),
+            },
+            Downgrade { object: o } => Downgrade { object: object(o) },
+            Upgrade { weak: w } => Upgrade { weak: weak(w) },
+            DropWeak { weak: w } => DropWeak { weak: weak(w) },
+            Promote { object: o, target } => Promote {
+                object: object(o),
+                target: region(target),
+            },
+            Resolve { object: o } => Resolve { object: object(o) },
+            RegionOf { object: o } => RegionOf { object: object(o) },
+            RegisterDestructor { tag } => RegisterDestructor { tag: *tag },
+            InspectObject { object: o } => InspectObject { object: object(o) },
+            InspectRegion { region: r } => InspectRegion { region: region(r) },
+        }
+    }
+
+    /// The operands, in field order.
+    pub fn operands(&self) -> Vec<Operand<&R, &O, &W>> {
+        let list = RefCell::new(Vec::new());
+        self.map_operands(
+            |r| list.borrow_mut().push(Operand::Region(r)),
+            |o| list.borrow_mut().push(Operand::Object(o)),
+            |w| list.borrow_mut().push(Operand::Weak(w)),
+        );
+        list.into_inner()
+    }
+
+    /// The variant's name, for per-kind counters and progress output.
+    pub fn kind_name(&self) -> &'static str {
+        use Op::*;
+        match self {
+            CreateRegion { .. } => "CreateRegion",
+            RetainRegion { .. } => "RetainRegion",
+            ReleaseRegion { .. } => "ReleaseRegion",
+            WithRegion { .. } => "WithRegion",
+            Alloc { .. } => "Alloc",
+            AllocTyped { .. } => "AllocTyped",
+            Get { .. } => "Get",
+            Write { .. } => "Write",
+            GetTyped { .. } => "GetTyped",
+            SetTyped { .. } => "SetTyped",
+            Free { .. } => "Free",
+            Retain { .. } => "Retain",
+            Release { .. } => "Release",
+            StoreHandle { .. } => "StoreHandle",
+            Downgrade { .. } => "Downgrade",
+            Upgrade { .. } => "Upgrade",
+            DropWeak { .. } => "DropWeak",
+            Promote { .. } => "Promote",
+            Resolve { .. } => "Resolve",
+            RegionOf { .. } => "RegionOf",
+            RegisterDestructor { .. } => "RegisterDestructor",
+            InspectObject { .. } => "InspectObject",
+            InspectRegion { .. } => "InspectRegion",
+        }
+    }
+}
+
+/// One operand of an op.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operand<R, O, W> {
+    /// A region operand.
+    Region(R),
+    /// An object operand.
+    Object(O),
+    /// A weak operand.
+    Weak(W),
+}
+
+/// Number of op variants (the length of [`Op::kind_name`]'s range).
+pub const OP_KINDS: usize = 23;
+
+/// How many handles of each kind the driver has seen: the valid index range
+/// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableLens {
+    /// Region handles seen (at least 1: the root).
+    pub regions: usize,
+    /// Object handles seen.
+    pub objects: usize,
+    /// Weak handles returned.
+    pub weaks: usize,
+}
+
+impl TableLens {
+    /// No bound: indices are drawn from all of `u16` and taken modulo.
+    pub const UNBOUNDED: TableLens = TableLens {
+        regions: usize::MAX,
+        objects: usize::MAX,
+        weaks: usize::MAX,
+    };
+}
+
+impl Op {
+    /// Whether every table index in this op is below the table's length.
+    /// The state machine re-checks this while shrinking: deleting the op
+    /// that created a handle must not silently re-aim later ops at another.
+    pub fn operands_within(&self, lens: TableLens) -> bool {
+        let object_ok = |o: &ObjectRef| match o {
+            ObjectRef::Object(i) => usize::from(*i) < lens.objects,
+            ObjectRef::FakeObject { .. } => true,
+        };
+        self.operands().into_iter().all(|operand| match operand {
+            Operand::Region(RegionRef::Region(i)) => usize::from(*i) < lens.regions,
+            Operand::Region(_) => true,
+            Operand::Object(o) | Operand::Weak(WeakRef::WeakOf(o)) => object_ok(o),
+            Operand::Weak(WeakRef::Weak(i)) => usize::from(*i) < lens.weaks,
+        })
+    }
+}
+
+/// Decodes as many ops as `data` holds (at most `max_ops`), for fuzz targets.
+/// Never fails: a truncated last op is dropped.
+pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
+    let mut input = Unstructured::new(data);
+    let mut ops = Vec::new();
+    while ops.len() < max_ops && !input.is_empty() {
+        match Op::arbitrary(&mut input) {
+            Ok(op) => ops.push(op),
+            Err(_) => break,
+        }
+    }
+    ops
+}
+
+/// Everything imported by a pasted trace: `Op`, its variants and the operand
+/// variants (their names are unique across the enums on purpose).
+pub mod prelude {
+    pub use super::ObjectRef::*;
+    pub use super::Op::*;
+    pub use super::RegionRef::*;
+    pub use super::TypedKind::*;
+    pub use super::WeakRef::*;
+    pub use super::{ObjectRef, Op, RegionRef, TypedKind, WeakRef};
+}
+
+// ---------------------------------------------------------------------------
+// Distributions. The proptest strategies and the `Arbitrary` field functions
+// draw from the same classes, so fuzzing and proptest explore alike.
+
+/// Size classes: inline, small arena, large arena, dedicated block.
+const SIZE_CLASSES: [(u32, u16, u16); 4] = [
+    (6, 0, 16),
+    (3, 17, 256),
+    (1, 257, 1024),
+    (1, 1025, MAX_GENERATED_SIZE),
+];
+/// Alignment classes (log2): small, large, unsupported.
+const ALIGN_CLASSES: [(u32, u8, u8); 3] =
+    [(16, 0, 4), (4, 5, 12), (1, 13, MAX_GENERATED_ALIGN_LOG2)];
+/// Raw tags: a few small ones (so destructor registrations collide), rarely a reserved one.
+const RAW_TAGS: [u64; 4] = [0, 1, 2, 3];
+/// One raw tag in this many is reserved.
+const RESERVED_TAG_ODDS: u32 = 30;
+
+fn pick_class<T: Copy>(
+    u: &mut Unstructured<'_>,
+    classes: &[(u32, T, T)],
+) -> arbitrary::Result<(T, T)> {
+    let total: u32 = classes.iter().map(|c| c.0).sum();
+    let mut roll = u.int_in_range(0..=total - 1)?;
+    for &(weight, low, high) in classes {
+        if roll < weight {
+            return Ok((low, high));
+        }
+        roll -= weight;
+    }
+    unreachable!("roll is below the total weight")
+}
+
+fn arbitrary_size(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
+    let (low, high) = pick_class(u, &SIZE_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn arbitrary_align_log2(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    let (low, high) = pick_class(u, &ALIGN_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn arbitrary_tag(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
+    let tag = *u.choose(&RAW_TAGS)?;
+    let reserved = u.ratio(1, RESERVED_TAG_ODDS)?;
+    Ok(if reserved {
+        tag | RESERVED_TAG_BIT
+    } else {
+        tag
+    })
+}
+
+fn arbitrary_offset(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
+    if u.ratio(1, 8)? {
+        u.int_in_range(0..=MAX_GENERATED_SIZE)
+    } else {
+        u.int_in_range(0..=32)
+    }
+}
+
+fn fake_region_id(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    u.int_in_range(0..=FAKE_REGION_IDS)
+}
+
+fn fake_generation(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    u.int_in_range(0..=FAKE_GENERATIONS)
+}
+
+fn fake_slot(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    u.int_in_range(0..=FAKE_SLOTS)
+}
+
+fn class_strategy<T>(classes: &[(u32, T, T)]) -> BoxedStrategy<T>
+where
+    T: Copy + std::fmt::Debug + 'static,
+    std::ops::RangeInclusive<T>: Strategy<Value = T>,
+{
+    let weighted = classes
+        .iter()
+        .map(|&(weight, low, high)| (weight, (low..=high).boxed()))
+        .collect();
+    proptest::strategy::Union::new_weighted(weighted).boxed()
+}
+
+fn size_strategy() -> BoxedStrategy<u16> {
+    class_strategy(&SIZE_CLASSES)
+}
+
+fn align_log2_strategy() -> BoxedStrategy<u8> {
+    class_strategy(&ALIGN_CLASSES)
+}
+
+fn tag_strategy() -> BoxedStrategy<u64> {
+    let tag = proptest::sample::select(RAW_TAGS.to_vec());
+    prop_oneof![
+        RESERVED_TAG_ODDS - 1 => tag.clone(),
+        1 => tag.prop_map(|t| t | RESERVED_TAG_BIT),
+    ]
+    .boxed()
+}
+
+fn offset_strategy() -> BoxedStrategy<u16> {
+    prop_oneof![7 => 0..=32u16, 1 => 0..=MAX_GENERATED_SIZE].boxed()
+}
+
+fn kind_strategy() -> BoxedStrategy<TypedKind> {
+    proptest::sample::select(TypedKind::ALL.to_vec()).boxed()
+}
+
+/// An index into a table of `len` handles: uniform, with extra weight on the
+/// newest few (they are the likeliest to be alive). `None` if the table is
+/// empty. With an unbounded length, any `u16` (taken modulo by the driver).
+fn index_strategy(len: usize) -> Option<BoxedStrategy<u16>> {
+    if len == usize::MAX {
+        return Some(any::<u16>().boxed());
+    }
+    let len = u16::try_from(len).unwrap_or(u16::MAX);
+    if len == 0 {
+        return None;
+    }
+    let recent = len.saturating_sub(4);
+    Some(prop_oneof![1 => 0..len, 1 => recent..len].boxed())
+}
+
+fn fake_region_strategy() -> BoxedStrategy<RegionRef> {
+    (0..=FAKE_REGION_IDS, 0..=FAKE_GENERATIONS)
+        .prop_map(|(id, generation)| RegionRef::FakeRegion { id, generation })
+        .boxed()
+}
+
+fn region_strategy(lens: TableLens) -> BoxedStrategy<RegionRef> {
+    match index_strategy(lens.regions) {
+        Some(index) => prop_oneof![
+            2 => Just(RegionRef::Root),
+            12 => index.prop_map(RegionRef::Region),
+            1 => fake_region_strategy(),
+        ]
+        .boxed(),
+        None => prop_oneof![4 => Just(RegionRef::Root), 1 => fake_region_strategy()].boxed(),
+    }
+}
+
+fn fake_object_strategy() -> BoxedStrategy<ObjectRef> {
+    (
+        0..=FAKE_REGION_IDS,
+        0..=FAKE_GENERATIONS,
+        0..=FAKE_SLOTS,
+        0..=FAKE_GENERATIONS,
+    )
+        .prop_map(
+            |(region_id, region_generation, slot, slot_generation)| ObjectRef::FakeObject {
+                region_id,
+                region_generation,
+                slot,
+                slot_generation,
+            },
+        )
+        .boxed()
+}
+
+fn object_strategy(lens: TableLens) -> BoxedStrategy<ObjectRef> {
+    match index_strategy(lens.objects) {
+        Some(index) => {
+            prop_oneof![14 => index.prop_map(ObjectRef::Object), 1 => fake_object_strategy()]
+                .boxed()
+        }
+        None => fake_object_strategy(),
+    }
+}
+
+fn weak_strategy(lens: TableLens) -> BoxedStrategy<WeakRef> {
+    let of_object = object_strategy(lens).prop_map(WeakRef::WeakOf);
+    match index_strategy(lens.weaks) {
+        Some(index) => prop_oneof![6 => index.prop_map(WeakRef::Weak), 1 => of_object].boxed(),
+        None => of_object.boxed(),
+    }
+}
+
+/// The op distribution with indices drawn from all of `u16` (the driver takes
+/// them modulo the table lengths). For engines without a reference state;
+/// the state machine uses [`op_strategy_within`].
+pub fn op_strategy() -> impl Strategy<Value = Op> {
+    op_strategy_within(TableLens::UNBOUNDED)
+}
+
+/// The op distribution with every index below `lens`. The weights favour
+/// the states where bugs hide: nested regions (parents picked among existing
+/// regions), objects with strong counts (retain, store_handle) whose regions
+/// then die, repeated promotion of the same objects, and destructors.
+pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
+    let region = || region_strategy(lens);
+    let object = || object_strategy(lens);
+    let weak = || weak_strategy(lens);
+    prop_oneof![
+        9 => region().prop_map(|parent| Op::CreateRegion { parent }),
+        3 => region().prop_map(|region| Op::RetainRegion { region }),
+        8 => region().prop_map(|region| Op::ReleaseRegion { region }),
+        1 => (region(), size_strategy(), any::<bool>())
+            .prop_map(|(parent, size, keep)| Op::WithRegion { parent, size, keep }),
+        14 => (region(), size_strategy(), align_log2_strategy(), tag_strategy(), any::<u8>(), proptest::bool::weighted(0.03))
+            .prop_map(|(region, size, align_log2, tag, fill, mismatched_len)| Op::Alloc {
+                region, size, align_log2, tag, fill, mismatched_len,
+            }),
+        6 => (region(), kind_strategy(), any::<u64>())
+            .prop_map(|(region, kind, payload)| Op::AllocTyped { region, kind, payload }),
+        4 => object().prop_map(|object| Op::Get { object }),
+        3 => (object(), offset_strategy(), 0..=32u8, any::<u8>())
+            .prop_map(|(object, offset, len, fill)| Op::Write { object, offset, len, fill }),
+        4 => (object(), kind_strategy()).prop_map(|(object, kind)| Op::GetTyped { object, kind }),
+        2 => (object(), kind_strategy(), any::<u64>())
+            .prop_map(|(object, kind, payload)| Op::SetTyped { object, kind, payload }),
+        4 => object().prop_map(|object| Op::Free { object }),
+        9 => object().prop_map(|object| Op::Retain { object }),
+        3 => object().prop_map(|object| Op::Release { object }),
+        4 => (region(), object()).prop_map(|(container, object)| Op::StoreHandle { container, object }),
+        3 => object().prop_map(|object| Op::Downgrade { object }),
+        2 => weak().prop_map(|weak| Op::Upgrade { weak }),
+        2 => weak().prop_map(|weak| Op::DropWeak { weak }),
+        9 => (object(), region()).prop_map(|(object, target)| Op::Promote { object, target }),
+        4 => object().prop_map(|object| Op::Resolve { object }),
+        2 => object().prop_map(|object| Op::RegionOf { object }),
+        2 => tag_strategy().prop_map(|tag| Op::RegisterDestructor { tag }),
+        2 => object().prop_map(|object| Op::InspectObject { object }),
+        2 => region().prop_map(|region| Op::InspectRegion { region }),
+    ]
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_kind_name_is_distinct_and_counted() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = op_strategy();
+        let names: BTreeSet<&str> = (0..5000)
+            .map(|_| {
+                strategy
+                    .new_tree(&mut runner)
+                    .unwrap()
+                    .current()
+                    .kind_name()
+            })
+            .collect();
+        assert_eq!(
+            names.len(),
+            OP_KINDS,
+            "the strategy generates every op kind: {names:?}"
+        );
+    }
+
+    #[test]
+    fn bounded_strategy_stays_within_the_tables() {
+        let mut runner = TestRunner::deterministic();
+        let lens = TableLens {
+            regions: 3,
+            objects: 0,
+            weaks: 2,
+        };
+        let strategy = op_strategy_within(lens);
+        for _ in 0..2000 {
+            let op = strategy.new_tree(&mut runner).unwrap().current();
+            assert!(op.operands_within(lens), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn operands_within_rejects_indices_past_the_end() {
+        let lens = TableLens {
+            regions: 1,
+            objects: 2,
+            weaks: 0,
+        };
+        assert!(Op::Free {
+            object: ObjectRef::Object(1)
+        }
+        .operands_within(lens));
+        assert!(!Op::Free {
+            object: ObjectRef::Object(2)
+        }
+        .operands_within(lens));
+        assert!(!Op::CreateRegion {
+            parent: RegionRef::Region(1)
+        }
+        .operands_within(lens));
+        assert!(!Op::Upgrade {
+            weak: WeakRef::Weak(0)
+        }
+        .operands_within(lens));
+        assert!(!Op::Upgrade {
+            weak: WeakRef::WeakOf(ObjectRef::Object(5))
+        }
+        .operands_within(lens));
+    }
+
+    #[test]
+    fn decode_ops_respects_the_cap_and_ends_on_short_input() {
+        let data: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+        assert_eq!(decode_ops(&data, 5).len(), 5);
+        assert!(!decode_ops(&data, 1000).is_empty());
+        assert!(decode_ops(&[], 10).is_empty());
+    }
+
+    #[test]
+    fn arbitrary_fields_stay_in_their_documented_ranges() {
+        let data: Vec<u8> = (0..65536u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for op in decode_ops(&data, 10_000) {
+            match op {
+                Op::Alloc {
+                    size,
+                    align_log2,
+                    tag,
+                    ..
+                } => {
+                    assert!(size <= MAX_GENERATED_SIZE);
+                    assert!(align_log2 <= MAX_GENERATED_ALIGN_LOG2);
+                    assert!(RAW_TAGS.contains(&(tag & !RESERVED_TAG_BIT)));
+                }
+                Op::CreateRegion {
+                    parent: RegionRef::FakeRegion { id, generation },
+                } => assert!(id <= FAKE_REGION_IDS && generation <= FAKE_GENERATIONS),
+                _ => {}
+            }
+        }
+    }
+}
