@@ -12,9 +12,11 @@
 //!   the surviving-object count; every entry's layout limits, inline rule and
 //!   typed tag; arena bounds, alignment, and no overlap between any two live
 //!   chunks or free chunks;
-//! - ghost tables: the index and the tables agree; no index key names a live
-//!   region incarnation; every table is on exactly one live host list whose
-//!   length is right.
+//! - ghost tables: the index and the tables agree; no table names a live
+//!   region incarnation or forwards into its own dead region; every table is
+//!   on the host list of exactly one live region; each table's live-target
+//!   count equals the number of alias-list entries naming it, every alias list
+//!   belongs to exactly one live object, and no kept table is empty.
 
 use alloc::format;
 use alloc::string::String;
@@ -22,7 +24,10 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::pool::{INLINE_ALIGN, INLINE_SIZE};
+use alloc::collections::BTreeMap;
+
+use crate::ghost::NO_HOST_LIST;
+use crate::pool::{INLINE_ALIGN, INLINE_SIZE, NO_ALIASES};
 use crate::region::NO_PARENT;
 use crate::registry::Registry;
 use crate::{MAX_ALIGN, MAX_OBJECT_SIZE};
@@ -207,32 +212,77 @@ impl Registry {
 
     fn check_ghosts(&self, problems: &mut Vec<String>) {
         self.ghosts.check(problems);
-        let mut hosted = vec![0u32; self.ghosts.len()];
-        for (id, slot) in self.regions.iter().enumerate() {
-            let Some(region) = &slot.region else { continue };
-            let mut len = 0;
-            for (index, table) in self.ghosts.hosted(&region.ghosts) {
-                len += 1;
-                hosted[index as usize] += 1;
-                let source = &self.regions[table.source.id() as usize];
-                if source.region.is_some() && source.generation == table.source.generation() {
-                    problems.push(format!(
-                        "ghost table of {} names a live region",
-                        table.source
-                    ));
-                }
-            }
-            if len != region.ghosts.len() {
+        let live_regions = || self.regions.iter().filter_map(|slot| slot.region.as_ref());
+        // Host lists: owned by live regions, one region each, covering every table.
+        let mut owners = BTreeMap::new();
+        let mut hosted = 0;
+        for region in live_regions().filter(|r| r.ghost_host != NO_HOST_LIST) {
+            if !self.ghosts.is_host_list(region.ghost_host) {
                 problems.push(format!(
-                    "region {id} hosts {len} ghost tables but its list says {}",
-                    region.ghosts.len()
+                    "a region names unknown host list {}",
+                    region.ghost_host
+                ));
+            }
+            if owners.insert(region.ghost_host, ()).is_some() {
+                problems.push(format!(
+                    "host list {} is owned by two regions",
+                    region.ghost_host
+                ));
+            }
+            hosted += self.ghosts.hosted_len(region.ghost_host);
+        }
+        if hosted != self.ghosts.len() {
+            problems.push(format!(
+                "live regions host {hosted} of {} ghost tables",
+                self.ghosts.len()
+            ));
+        }
+        // Alias lists: one per aliased entry, naming live tables, and adding
+        // up to each table's live-target count.
+        let (list_ids, free_ids) = self.aliases.ids();
+        let mut owned = vec![false; list_ids];
+        for &id in free_ids {
+            owned[id as usize] = true; // a free id must not be named by an entry
+        }
+        let mut targets: BTreeMap<u32, u32> = BTreeMap::new();
+        for entry in live_regions().flat_map(|r| r.pool.entries()) {
+            if entry.aliases == NO_ALIASES {
+                continue;
+            }
+            match owned.get_mut(entry.aliases as usize) {
+                Some(seen) if !*seen => *seen = true,
+                _ => problems.push(format!(
+                    "alias list {} is free, shared or out of range",
+                    entry.aliases
+                )),
+            }
+            for &table in self.aliases.list(entry.aliases) {
+                *targets.entry(table).or_default() += 1;
+            }
+        }
+        if let Some(id) = owned.iter().position(|seen| !seen) {
+            problems.push(format!(
+                "alias list {id} belongs to no entry and is not free"
+            ));
+        }
+        for (index, table) in self.ghosts.iter() {
+            let source = &self.regions[table.source.id() as usize];
+            if source.region.is_some() && source.generation == table.source.generation() {
+                problems.push(format!(
+                    "ghost table of {} names a live region",
+                    table.source
+                ));
+            }
+            let aliased = targets.remove(&index).unwrap_or(0);
+            if aliased != table.live_targets {
+                problems.push(format!(
+                    "ghost table {index} counts {} live targets but {aliased} objects list it",
+                    table.live_targets
                 ));
             }
         }
-        for (index, count) in hosted.into_iter().enumerate() {
-            if count != 1 {
-                problems.push(format!("ghost table {index} is on {count} host lists"));
-            }
+        if let Some((table, _)) = targets.into_iter().next() {
+            problems.push(format!("an alias list names freed ghost table {table}"));
         }
     }
 }

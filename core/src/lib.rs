@@ -89,6 +89,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod alias;
 mod arena;
 mod config;
 mod destructor;

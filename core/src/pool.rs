@@ -65,9 +65,44 @@ pub(crate) struct Entry {
     pub strong: u32,
     /// Weak references.
     pub weak: u32,
-    placement: Placement,
+    /// [`Placement`], packed: an arena index, or `INLINE` / `DEDICATED`.
+    placement: u32,
+    /// The alias list naming the ghost tables that forward to this object
+    /// (see `alias.rs`), or `NO_ALIASES`.
+    pub aliases: u32,
     /// log2 of the alignment; `<= log2(MAX_ALIGN)`.
     align_log2: u8,
+}
+
+/// Packed [`Placement::Inline`].
+const INLINE: u32 = u32::MAX;
+/// Packed [`Placement::Dedicated`].
+const DEDICATED: u32 = u32::MAX - 1;
+/// An entry with no alias list.
+pub(crate) const NO_ALIASES: u32 = u32::MAX;
+
+impl Placement {
+    fn pack(self) -> u32 {
+        match self {
+            Placement::Inline => INLINE,
+            Placement::Dedicated => DEDICATED,
+            Placement::Arena(index) => {
+                debug_assert!(
+                    index < DEDICATED,
+                    "arena index {index} collides with a marker"
+                );
+                index
+            }
+        }
+    }
+
+    fn unpack(packed: u32) -> Self {
+        match packed {
+            INLINE => Placement::Inline,
+            DEDICATED => Placement::Dedicated,
+            index => Placement::Arena(index),
+        }
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<Entry>() == 48);
@@ -89,7 +124,8 @@ impl Entry {
             size: reserved.layout.size() as u32,
             strong: 0,
             weak: 0,
-            placement: reserved.placement,
+            placement: reserved.placement.pack(),
+            aliases: NO_ALIASES,
             align_log2: reserved.layout.align().trailing_zeros() as u8,
         }
     }
@@ -113,13 +149,13 @@ impl Entry {
     }
 
     pub(crate) fn placement(&self) -> Placement {
-        self.placement
+        Placement::unpack(self.placement)
     }
 
     /// Whether the bytes are stored in the entry.
     #[inline]
     pub fn is_inline(&self) -> bool {
-        self.placement == Placement::Inline
+        self.placement == INLINE
     }
 
     /// Address of the first byte; aligned to [`Entry::align`].
@@ -127,7 +163,7 @@ impl Entry {
     pub fn data(&self) -> *const u8 {
         match self.placement {
             // SAFETY: reading the address of a union field is always allowed.
-            Placement::Inline => unsafe { self.storage.inline.as_ptr().cast() },
+            INLINE => unsafe { self.storage.inline.as_ptr().cast() },
             // SAFETY: heap placements always hold `heap`.
             _ => unsafe { self.storage.heap.as_ptr() },
         }
@@ -138,7 +174,7 @@ impl Entry {
     pub fn data_mut(&mut self) -> *mut u8 {
         match self.placement {
             // SAFETY: as in `data`.
-            Placement::Inline => unsafe { self.storage.inline.as_mut_ptr().cast() },
+            INLINE => unsafe { self.storage.inline.as_mut_ptr().cast() },
             // SAFETY: heap placements always hold `heap`.
             _ => unsafe { self.storage.heap.as_ptr() },
         }
@@ -170,7 +206,7 @@ impl Entry {
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        if self.placement == Placement::Dedicated && self.size > 0 {
+        if self.placement == DEDICATED && self.size > 0 {
             // SAFETY: a dedicated, non-empty object owns a block allocated
             // with exactly this layout; the entry is dropped once.
             unsafe { dealloc(self.storage.heap.as_ptr(), self.layout()) }
@@ -205,7 +241,8 @@ impl core::fmt::Debug for Entry {
             .field("data", &self.data())
             .field("size", &self.size)
             .field("align", &self.align())
-            .field("placement", &self.placement)
+            .field("placement", &self.placement())
+            .field("aliases", &self.aliases)
             .field("tag", &self.tag)
             .field("strong", &self.strong)
             .field("weak", &self.weak)
@@ -343,7 +380,10 @@ impl Pool {
                 return Ok((arena_count - 1, last.at(offset)));
             }
         }
-        let index = u32::try_from(self.arenas.len()).map_err(|_| Error::IdSpaceExhausted)?;
+        let index = u32::try_from(self.arenas.len())
+            .ok()
+            .filter(|&index| index < DEDICATED)
+            .ok_or(Error::IdSpaceExhausted)?;
         self.arenas.try_reserve(1).map_err(|_| Error::OutOfMemory {
             requested: core::mem::size_of::<ArenaBlock>(),
         })?;
@@ -369,7 +409,7 @@ impl Pool {
     /// once the entry has left).
     #[inline]
     pub fn detach_chunk(&self, entry: &Entry) -> Option<LeftChunk> {
-        match entry.placement {
+        match entry.placement() {
             Placement::Arena(arena) => Some(LeftChunk {
                 arena,
                 data: NonNull::new(entry.data() as *mut u8)?,
@@ -395,7 +435,7 @@ impl Pool {
     /// live in an arena of the pool the entry came from; returns the chunk it
     /// left there. Inline and dedicated bytes travel with the entry.
     pub fn rehome(entry: &mut Entry, reserved: Option<Reserved>) -> Option<LeftChunk> {
-        let Placement::Arena(arena) = entry.placement else {
+        let Placement::Arena(arena) = entry.placement() else {
             return None;
         };
         let reserved = reserved.expect("arena objects move into reserved storage");
@@ -407,7 +447,7 @@ impl Pool {
             core::ptr::copy_nonoverlapping(old, reserved.storage.heap.as_ptr(), entry.size());
         }
         entry.storage = reserved.storage;
-        entry.placement = reserved.placement;
+        entry.placement = reserved.placement.pack();
         Some(LeftChunk {
             arena,
             data: NonNull::new(old)?,
@@ -432,7 +472,7 @@ impl Pool {
                     entry.align()
                 ));
             }
-            if let Placement::Arena(arena) = entry.placement {
+            if let Placement::Arena(arena) = entry.placement() {
                 let Some(block) = self.arenas.get(arena as usize) else {
                     problems.push(format!(
                         "entry {position} names arena {arena} of {}",

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use crate::ghost::HostedGhosts;
+use crate::ghost::NO_HOST_LIST;
 use crate::pool::Pool;
 use crate::slot_table::SlotTable;
 
@@ -25,8 +25,8 @@ pub(crate) struct Region {
     pub slots: SlotTable,
     /// Entries and the memory behind them.
     pub pool: Pool,
-    /// Ghost tables this region hosts.
-    pub ghosts: HostedGhosts,
+    /// The host list of the ghost tables this region hosts, or `NO_HOST_LIST`.
+    pub ghost_host: u32,
     /// Number of live objects with a strong count above 0 (the ones that
     /// survive this region's death), so that a death with none skips the scan.
     pub strong_objects: u32,
@@ -42,7 +42,7 @@ impl Region {
             index_in_parent,
             slots: SlotTable::default(),
             pool: Pool::new(block_size),
-            ghosts: HostedGhosts::default(),
+            ghost_host: NO_HOST_LIST,
             strong_objects: 0,
         }
     }

@@ -45,6 +45,13 @@ fn one_object_promoted_through_10_000_region_deaths_still_resolves() {
     );
     assert_eq!(reg.get(home).unwrap(), &contents[..]);
     assert_consistent(&reg);
+    reg.free(home).unwrap();
+    assert_eq!(
+        reg.ghost_table_count(),
+        0,
+        "every table forwarded only to this object"
+    );
+    assert_consistent(&reg);
 }
 
 #[test]
@@ -132,5 +139,121 @@ fn ghost_lookup_stays_correct_with_many_ghost_tables() {
     for (i, &handle) in survivors.iter().enumerate() {
         assert_eq!(reg.get(handle).unwrap(), (i as u64).to_le_bytes());
     }
+    assert_consistent(&reg);
+}
+
+#[test]
+fn a_ghost_table_is_freed_when_the_objects_it_forwards_to_are_destroyed() {
+    let mut reg = Registry::new();
+    let parent = reg.create_region(reg.root()).unwrap();
+    let dying = reg.create_region(parent).unwrap();
+    let first = raw(&mut reg, dying, b"first", 1);
+    let second = raw(&mut reg, dying, b"second", 1);
+    reg.retain(first).unwrap();
+    reg.retain(second).unwrap();
+    reg.release_region(dying).unwrap();
+    assert_eq!(reg.ghost_table_count(), 1);
+    assert_eq!(reg.hosted_ghost_table_count(parent).unwrap(), 1);
+    reg.free(first).unwrap();
+    assert_eq!(reg.ghost_table_count(), 1, "second is still forwarded to");
+    assert_eq!(reg.get(second).unwrap(), b"second");
+    assert_consistent(&reg);
+    reg.free(second).unwrap();
+    assert_eq!(reg.ghost_table_count(), 0);
+    assert!(reg.get(first).is_err() && reg.get(second).is_err());
+    assert_consistent(&reg);
+}
+
+#[test]
+fn a_ghost_table_is_freed_when_its_object_dies_with_a_later_region() {
+    let mut reg = Registry::new();
+    let outer = reg.create_region(reg.root()).unwrap();
+    let inner = reg.create_region(outer).unwrap();
+    let h = raw(&mut reg, inner, &[1; 64], 8);
+    reg.retain(h).unwrap();
+    reg.release_region(inner).unwrap(); // h moves to outer; inner's table forwards to it
+    reg.release(h).unwrap();
+    assert_eq!(reg.ghost_table_count(), 1);
+    reg.release_region(outer).unwrap(); // h has no strong refs: destroyed with outer
+    assert_eq!(
+        reg.ghost_table_count(),
+        0,
+        "inner's table forwarded only to h"
+    );
+    assert_eq!(reg.hosted_ghost_table_count(reg.root()).unwrap(), 0);
+    assert_consistent(&reg);
+}
+
+#[test]
+fn records_of_objects_freed_before_their_region_died_are_not_kept() {
+    let mut reg = Registry::new();
+    let a = reg.create_region(reg.root()).unwrap();
+    let b = reg.create_region(reg.root()).unwrap();
+    let h = raw(&mut reg, a, b"x", 1);
+    let moved = reg.promote(h, b).unwrap();
+    reg.free(moved).unwrap();
+    reg.release_region(a).unwrap();
+    assert_eq!(
+        reg.ghost_table_count(),
+        0,
+        "a's only forward led to a dead object"
+    );
+    assert_consistent(&reg);
+}
+
+#[test]
+fn a_round_trip_leaves_two_records_that_both_count() {
+    let mut reg = Registry::new();
+    let a = reg.create_region(reg.root()).unwrap();
+    let b = reg.create_region(reg.root()).unwrap();
+    let first = raw(&mut reg, a, b"trip", 1);
+    let away = reg.promote(first, b).unwrap();
+    let back = reg.promote(away, a).unwrap();
+    reg.retain(back).unwrap();
+    reg.release_region(a).unwrap();
+    reg.release_region(b).unwrap();
+    assert_eq!(
+        reg.ghost_table_count(),
+        2,
+        "a's table (two records) and b's"
+    );
+    for handle in [first, away, back] {
+        assert_eq!(reg.get(handle).unwrap(), b"trip");
+    }
+    reg.free(first).unwrap();
+    assert_eq!(reg.ghost_table_count(), 0);
+    assert_consistent(&reg);
+}
+
+#[test]
+fn host_lists_follow_their_hosts_up_the_tree() {
+    let mut reg = Registry::new();
+    let top = reg.create_region(reg.root()).unwrap();
+    let mut parent = top;
+    let mut kept = Vec::new();
+    for _ in 0..5 {
+        let child = reg.create_region(parent).unwrap();
+        let grandchild = reg.create_region(child).unwrap();
+        let h = raw(&mut reg, grandchild, b"g", 1);
+        reg.retain(h).unwrap();
+        kept.push(h);
+        reg.release_region(grandchild).unwrap();
+        parent = child;
+    }
+    assert_eq!(reg.ghost_table_count(), 5);
+    reg.release_region(top).unwrap();
+    let hosted: usize = reg
+        .live_regions()
+        .map(|r| reg.hosted_ghost_table_count(r).unwrap())
+        .sum();
+    assert_eq!(
+        hosted, 5,
+        "every table is hosted by exactly one live region"
+    );
+    assert_consistent(&reg);
+    for h in kept {
+        reg.free(h).unwrap();
+    }
+    assert_eq!(reg.ghost_table_count(), 0);
     assert_consistent(&reg);
 }

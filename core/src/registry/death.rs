@@ -11,10 +11,11 @@ use alloc::vec::Vec;
 
 use hashbrown::HashMap;
 
+use super::resolve::{Location, Step};
 use super::Registry;
 use crate::destructor::Destructors;
 use crate::error::{Error, Result};
-use crate::ghost::ForwardRecord;
+use crate::ghost::{ForwardRecord, NO_HOST_LIST};
 use crate::handle::{ObjectHandle, RegionHandle};
 use crate::pool::Pool;
 use crate::region::Region;
@@ -65,8 +66,18 @@ impl Registry {
             ghost_records
                 .try_reserve(records)
                 .map_err(|_| oom(records * core::mem::size_of::<(u32, ForwardRecord)>()))?;
-            self.ghosts.try_reserve_one()?;
         }
+        let table = if records > 0 || dying.ghost_host != NO_HOST_LIST {
+            let table = self.ghosts.reserve_table()?;
+            let mut host = self.live(dying.parent).ghost_host;
+            // A host list created here is empty, so keeping it on failure is harmless.
+            let reserved = self.ghosts.reserve_host(&mut host, dying.ghost_host);
+            self.live_mut(dying.parent).ghost_host = host;
+            reserved?;
+            table
+        } else {
+            0
+        };
         self.free_region_ids.try_reserve(1).map_err(|_| oom(4))?;
         let parent = self.live_mut(dying.parent);
         parent
@@ -83,6 +94,7 @@ impl Registry {
             survivors,
             storage,
             ghost_records,
+            table,
         })
     }
 
@@ -118,63 +130,92 @@ impl Registry {
                 record.state = SlotState::Forwarded(new_home);
             }
         }
-        // 3. Hand the forwarding records and the hosted ghost tables to the parent.
+        // 3. Hand the forwarding records and the hosted ghost tables to the
+        // parent. Each record is compressed to its object's home; records of
+        // objects already destroyed are dropped, and each kept one is listed
+        // in its object's alias list so the table can be freed later.
         let mut records = prepared.ghost_records;
+        let (mut live_targets, mut pinned) = (0, false);
         for (slot, record) in dying.slots.records().iter().enumerate() {
-            if let SlotState::Forwarded(target) = record.state {
-                // A record may point at another slot of this very region (a
-                // promotion out and back, then compression). That slot is now
-                // forwarded to its new home, or its object dies with the
-                // region; either way the ghost table must not point into the
-                // dead region.
-                let Some(target) = Self::beyond_dying(dying, handle, target) else {
-                    continue;
-                };
-                records.insert(
-                    slot as u32,
-                    ForwardRecord {
-                        slot_generation: record.generation,
-                        target,
-                    },
-                );
+            let SlotState::Forwarded(target) = record.state else {
+                continue;
+            };
+            let Some(home) = self.home_past(dying, handle, target) else {
+                continue;
+            };
+            records.insert(
+                slot as u32,
+                ForwardRecord {
+                    slot_generation: record.generation,
+                    target: home.home,
+                },
+            );
+            let region = self.regions[home.home.region.id as usize]
+                .region
+                .as_mut()
+                .expect("home region is live");
+            let entry = region.pool.entry_mut(home.position);
+            if self.aliases.add(&mut entry.aliases, prepared.table) {
+                live_targets += 1;
+            } else {
+                pinned = true;
             }
         }
-        let parent_region = self.regions[parent_id as usize]
-            .region
-            .as_mut()
-            .expect("parent is live");
-        self.ghosts.splice(&mut parent_region.ghosts, dying.ghosts);
+        let mut host = self.live(parent_id).ghost_host;
         if !records.is_empty() {
-            self.ghosts.add(&mut parent_region.ghosts, handle, records);
+            let table = self
+                .ghosts
+                .insert(host, handle, records, live_targets, pinned);
+            debug_assert_eq!(table, prepared.table);
+        }
+        self.ghosts.merge_hosts(&mut host, dying.ghost_host);
+        self.live_mut(parent_id).ghost_host = host;
+        // Objects destroyed with the region no longer keep tables alive.
+        if !self.aliases.is_empty() {
+            for position in 0..dying.pool.len() as u32 {
+                let entry = dying.pool.entry_mut(position);
+                let aliases = core::mem::replace(&mut entry.aliases, crate::pool::NO_ALIASES);
+                self.release_aliases(aliases);
+            }
         }
         // 4. Recycle the id with a generation bump.
         self.retire_or_recycle(handle.id);
         self.live_regions -= 1;
     }
 
-    /// Follows `target` out of the dying region `handle`: the first handle
-    /// on its forwarding chain outside it, or `None` if the chain ends at an
-    /// object of the dying region (destroyed with it).
-    fn beyond_dying(
+    /// Where the chain from `target` ends: the live object's location, or
+    /// `None` if the object was destroyed (or dies with `dying`). Records of
+    /// the dying region (no longer in the table) are read from `dying`.
+    fn home_past(
+        &self,
         dying: &Region,
-        handle: RegionHandle,
-        mut target: ObjectHandle,
-    ) -> Option<ObjectHandle> {
-        // Each step leaves a distinct forwarded slot, so the chain within the
-        // region is at most as long as its slot table.
-        for _ in 0..=dying.slots.records().len() {
-            if target.region != handle {
-                return Some(target);
-            }
-            match dying.slots.record(target.slot) {
-                Some(record) if record.generation == target.slot_generation => match record.state {
-                    SlotState::Forwarded(next) => target = next,
+        dying_handle: RegionHandle,
+        target: ObjectHandle,
+    ) -> Option<Location> {
+        // Chains are acyclic: every record points at a handle issued later.
+        let mut current = target;
+        loop {
+            if current.region == dying_handle {
+                let record = dying.slots.record(current.slot)?;
+                match record.state {
+                    SlotState::Forwarded(next) if record.generation == current.slot_generation => {
+                        current = next
+                    }
                     _ => return None,
-                },
-                _ => return None,
+                }
+            } else {
+                match self.step(current) {
+                    Step::Home(position) => {
+                        return Some(Location {
+                            home: current,
+                            position,
+                        })
+                    }
+                    Step::Forward(next) => current = next,
+                    Step::Dead(_) => return None,
+                }
             }
         }
-        None
     }
 
     /// Removes the child at `index` from `parent`'s children.
@@ -195,6 +236,8 @@ struct Prepared {
     storage: Vec<Option<crate::pool::Reserved>>,
     /// Capacity for the ghost table.
     ghost_records: HashMap<u32, ForwardRecord>,
+    /// The index the ghost table will get (when there are records).
+    table: u32,
 }
 
 /// Runs the destructor of every live object of a region that is no longer

@@ -11,6 +11,7 @@ mod resolve;
 
 use alloc::vec::Vec;
 
+use crate::alias::Aliases;
 use crate::config::Config;
 use crate::destructor::Destructors;
 use crate::error::{Count, Error, Found, Result};
@@ -42,6 +43,8 @@ pub struct Registry {
     pub(crate) free_region_ids: Vec<u32>,
     /// Ghost tables of dead region incarnations.
     pub(crate) ghosts: Ghosts,
+    /// For each object ghost tables forward to, which tables.
+    pub(crate) aliases: Aliases,
     /// Destructors and typed tags.
     pub(crate) destructors: Destructors,
     pub(crate) config: Config,
@@ -86,6 +89,7 @@ impl Registry {
             regions,
             free_region_ids: Vec::new(),
             ghosts: Ghosts::default(),
+            aliases: Aliases::default(),
             destructors: Destructors::default(),
             config,
             forwarding_hops: 0,
@@ -311,9 +315,24 @@ impl Registry {
         Ok(self.region(region)?.pool.arena_count())
     }
 
-    /// Number of ghost tables (forwarding records of dead regions).
+    /// Number of ghost tables: dead region incarnations whose forwarding
+    /// records still lead to a live object. A table is freed as soon as every
+    /// object it forwards to has been destroyed.
     pub fn ghost_table_count(&self) -> usize {
         self.ghosts.len()
+    }
+
+    /// Number of ghost tables `region` hosts.
+    pub fn hosted_ghost_table_count(&self, region: RegionHandle) -> Result<usize> {
+        Ok(self.ghosts.hosted_len(self.region(region)?.ghost_host))
+    }
+
+    /// Tells the ghost tables that forward to a destroyed object (whose entry
+    /// had alias list `aliases`) that it is gone.
+    pub(crate) fn release_aliases(&mut self, aliases: u32) {
+        for table in self.aliases.take(aliases) {
+            self.ghosts.release_target(table);
+        }
     }
 
     /// Total forwarding records visited by resolutions through `&mut self`

@@ -247,6 +247,8 @@ impl Registry {
         let mut entry = region.pool.swap_remove(removal.position);
         region.strong_objects -= u32::from(entry.strong > 0);
         let left = region.pool.detach_chunk(&entry);
+        let aliases = core::mem::replace(&mut entry.aliases, crate::pool::NO_ALIASES);
+        self.release_aliases(aliases);
         // The registry is consistent again; only now run user code.
         let (tag, size) = (entry.tag, entry.size());
         // SAFETY: the entry left the pool and is destroyed exactly once here.

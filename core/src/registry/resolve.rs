@@ -25,7 +25,7 @@ pub(crate) struct Location {
 }
 
 /// One step of resolution.
-enum Step {
+pub(crate) enum Step {
     Home(u32),
     Forward(ObjectHandle),
     Dead(Found),
@@ -34,7 +34,7 @@ enum Step {
 impl Registry {
     /// What `handle` names, one record deep.
     #[inline]
-    fn step(&self, handle: ObjectHandle) -> Step {
+    pub(crate) fn step(&self, handle: ObjectHandle) -> Step {
         let Some(slot) = self.regions.get(handle.region.id as usize) else {
             return Step::Dead(Found::NeverIssued);
         };

@@ -146,6 +146,14 @@ impl Comparison<'_> {
                 found: self.registry.live_region_count().to_string(),
             });
         }
+        let ghost_tables = self.model.ghost_table_count();
+        if ghost_tables != self.registry.ghost_table_count() {
+            self.mismatches.push(Mismatch::Registry {
+                what: "ghost table count",
+                expected: ghost_tables.to_string(),
+                found: self.registry.ghost_table_count().to_string(),
+            });
+        }
         for handle in self.registry.live_regions() {
             let r = self.handles.region_id(handle);
             if self.model.region(r).is_none() {

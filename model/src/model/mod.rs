@@ -167,6 +167,9 @@ pub struct ObjectState {
     pub needs_drop: bool,
     /// How many times this object has moved (manual and by region death).
     pub promotions: u64,
+    /// Every region this object has moved out of. A dead one among them has
+    /// a ghost table forwarding to this object (see [`Model::ghost_table_count`]).
+    pub left_homes: BTreeSet<RegionId>,
 }
 
 impl ObjectState {
@@ -288,6 +291,21 @@ impl Model {
     /// that region", in ascending id order.
     pub fn objects_in(&self, r: RegionId) -> impl Iterator<Item = (ObjectId, &ObjectState)> {
         self.objects().filter(move |(_, state)| state.home == r)
+    }
+
+    /// The number of ghost tables the core must hold: dead regions that some
+    /// live object has moved out of. A dead region's forwarding records are
+    /// what keep old handles resolving ("forwarding records ... pass to the
+    /// parent, so old handles keep resolving"), and "a ghost table may be
+    /// freed once nothing it forwards to is alive" — this project frees it
+    /// exactly then (docs/SEMANTICS.md).
+    pub fn ghost_table_count(&self) -> usize {
+        let left: BTreeSet<RegionId> = self
+            .objects
+            .values()
+            .flat_map(|state| state.left_homes.iter().copied())
+            .collect();
+        left.iter().filter(|r| !self.regions.contains_key(r)).count()
     }
 
     /// Live payload bytes: the sum of the sizes of all live objects.
@@ -438,6 +456,7 @@ impl Model {
     /// keeping contents, type and counts. Callers count the promotion kind.
     fn move_object(&mut self, o: ObjectId, target: RegionId) {
         let state = self.objects.get_mut(&o).expect("move: object is live");
+        state.left_homes.insert(state.home);
         state.home = target;
         state.promotions += 1;
         let moves = state.promotions;

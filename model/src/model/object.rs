@@ -1,5 +1,6 @@
 //! Object operations: DESIGN.md section 2 "Objects", SEMANTICS.md "Objects".
 
+use std::collections::BTreeSet;
 use super::{Model, ModelError, ObjectId, ObjectState, RegionId};
 use super::{MAX_ALIGN, MAX_OBJECT_SIZE, TYPED_TAG_BIT};
 
@@ -287,6 +288,7 @@ impl Model {
             weak: 0,
             needs_drop,
             promotions: 0,
+            left_homes: BTreeSet::new(),
         };
         self.objects.insert(id, state);
         let peak = &mut self.reach.peak_live_objects;

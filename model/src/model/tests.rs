@@ -214,3 +214,22 @@ fn inline_means_size_and_align_at_most_sixteen() {
         assert_eq!(m.object(o).unwrap().is_inline(), inline, "{size}/{align}");
     }
 }
+
+#[test]
+fn ghost_tables_are_dead_regions_a_live_object_moved_out_of() {
+    let mut m = Model::new();
+    let a = m.create_region(m.root()).unwrap();
+    let b = m.create_region(m.root()).unwrap();
+    let moved = raw(&mut m, a, &[1]);
+    let survivor = raw(&mut m, b, &[2]);
+    m.promote(moved, b).unwrap();
+    assert_eq!(m.ghost_table_count(), 0, "a is still alive");
+    m.release_region(a).unwrap();
+    assert_eq!(m.ghost_table_count(), 1, "a is dead and `moved` left it");
+    m.retain(survivor).unwrap();
+    m.release_region(b).unwrap();
+    // b is dead: `moved` (strong 0) died with it, `survivor` left it.
+    assert_eq!(m.ghost_table_count(), 1, "a forwards to nothing alive; b forwards to survivor");
+    m.free(survivor).unwrap();
+    assert_eq!(m.ghost_table_count(), 0);
+}
