@@ -301,7 +301,7 @@ impl Driver {
             mismatches.push(Mismatch::Model(problem));
         }
         mismatches.extend(self.compare_touched(&prediction));
-        if (self.report.ops + 1) % self.full_check_every as u64 == 0 {
+        if (self.report.ops + 1).is_multiple_of(self.full_check_every as u64) {
             mismatches.extend(self.compare_everything());
         }
         mismatches

@@ -10,12 +10,20 @@
 //! the one differential driver that runs ops against the model and the core
 //! (package `regions`) and reports every disagreement. Only these two modules
 //! use the core.
+//!
+//! The engines built on the driver share [`engine`] (runs that catch
+//! panics, soak episodes, regression-test rendering) and [`shrink`] (delta
+//! debugging of failing traces): the soak runner (`cargo run --release -p
+//! regions-model --bin soak`), the repro tool (`--bin repro`), the fuzz
+//! target in `fuzz/` and the smoke tests that run them under `cargo test`.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod driver;
+pub mod engine;
 pub mod model;
 pub mod op;
+pub mod shrink;
 
 pub use model::{
     Destroyed, Model, ModelError, ObjectId, ObjectState, Reach, RegionId, RegionState, INLINE_SIZE,

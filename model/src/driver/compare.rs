@@ -231,14 +231,14 @@ fn read_object(
         return match registry.get(home) {
             Ok(bytes) => (
                 Ok(bytes.to_vec()),
-                bytes.as_ptr() as usize % state.align == 0,
+                (bytes.as_ptr() as usize).is_multiple_of(state.align),
             ),
             Err(error) => (Err(error), true),
         };
     }
     let kind = TypedKind::of_tag(state.tag).expect("the driver allocates only its own typed kinds");
     with_type!(kind, T => match registry.get_typed::<T>(home) {
-        Ok(value) => (Ok(encoding_of(value)), (value as *const T as usize) % state.align == 0),
+        Ok(value) => (Ok(encoding_of(value)), (value as *const T as usize).is_multiple_of(state.align)),
         Err(error) => (Err(error), true),
     })
 }

@@ -305,7 +305,9 @@ impl Model {
             .values()
             .flat_map(|state| state.left_homes.iter().copied())
             .collect();
-        left.iter().filter(|r| !self.regions.contains_key(r)).count()
+        left.iter()
+            .filter(|r| !self.regions.contains_key(r))
+            .count()
     }
 
     /// Live payload bytes: the sum of the sizes of all live objects.

@@ -1,8 +1,8 @@
 //! Object operations: DESIGN.md section 2 "Objects", SEMANTICS.md "Objects".
 
-use std::collections::BTreeSet;
 use super::{Model, ModelError, ObjectId, ObjectState, RegionId};
 use super::{MAX_ALIGN, MAX_OBJECT_SIZE, TYPED_TAG_BIT};
+use std::collections::BTreeSet;
 
 impl Model {
     /// Raw `alloc(region, layout, bytes, type_tag)`: a new object homed in

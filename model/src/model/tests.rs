@@ -229,7 +229,11 @@ fn ghost_tables_are_dead_regions_a_live_object_moved_out_of() {
     m.retain(survivor).unwrap();
     m.release_region(b).unwrap();
     // b is dead: `moved` (strong 0) died with it, `survivor` left it.
-    assert_eq!(m.ghost_table_count(), 1, "a forwards to nothing alive; b forwards to survivor");
+    assert_eq!(
+        m.ghost_table_count(),
+        1,
+        "a forwards to nothing alive; b forwards to survivor"
+    );
     m.free(survivor).unwrap();
     assert_eq!(m.ghost_table_count(), 0);
 }

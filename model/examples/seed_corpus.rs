@@ -1,0 +1,193 @@
+//! Writes a small seed corpus for the fuzz target `ops`: random byte
+//! strings, decoded as the target decodes them, greedily chosen so that
+//! together they cover every op kind and the states where bugs hide.
+//!
+//! ```text
+//! cargo run --release -p regions-model --features small-generations --example seed_corpus -- --out corpus/ops
+//! cd fuzz && cargo +nightly fuzz cmin ops ../corpus/ops
+//! ```
+//!
+//! Each candidate input is run through the driver; its *features* are the
+//! op kinds it contains, the rejection kinds it provoked, and the reach
+//! goals it hit (a region death with promotion, a destructor on death,
+//! stale, fabricated and mistyped handles rejected, nested regions, a
+//! forwarding chain, a recycled or retired id). The tool keeps picking the
+//! candidate that covers the most features per byte among those still
+//! covered fewer than `--cover` times, so every feature ends up in `--cover`
+//! different files and the files stay short (libFuzzer mutates short inputs
+//! best). A candidate that fails is a bug: the tool
+//! prints it and exits with status 1.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+
+use rand::rngs::StdRng;
+use rand::{Rng, RngExt, SeedableRng};
+use regions_model::driver::{Report, MAX_FUZZ_OPS};
+use regions_model::engine::{run_caught, Flags, FlagsError};
+use regions_model::op::{decode_ops, OP_KINDS};
+
+const USAGE: &str = "usage: seed_corpus --out DIR [--candidates N] [--cover K] [--seed S]";
+
+/// Input lengths tried, in bytes (the fuzz target decodes at most
+/// `MAX_FUZZ_OPS` ops; about 8 bytes make an op).
+const LENGTHS: [usize; 7] = [24, 48, 96, 192, 400, 800, 2000];
+
+/// The features of one passing run.
+fn features(report: &Report) -> BTreeSet<String> {
+    let mut features: BTreeSet<String> = report
+        .ops_by_kind
+        .keys()
+        .map(|kind| format!("op {kind}"))
+        .collect();
+    features.extend(report.rejections.keys().map(|r| format!("rejection {r}")));
+    let goals = [
+        (
+            "region death with promotion",
+            report.reach.deaths_with_promotions > 0,
+        ),
+        (
+            "destructor on region death",
+            report.destructor_calls_on_region_death > 0,
+        ),
+        ("stale handle rejected", report.stale_rejections > 0),
+        (
+            "fabricated handle rejected",
+            report.fabricated_rejections > 0,
+        ),
+        (
+            "mistyped access rejected",
+            report.type_mismatch_rejections > 0,
+        ),
+        ("regions nested 3 deep", report.max_region_depth >= 3),
+        (
+            "object promoted twice",
+            report.reach.max_promotions_of_one_object >= 2,
+        ),
+        ("forwarding chain of 2", report.longest_forwarding_walk >= 2),
+        ("region id recycled", report.region_id_recycles > 0),
+        ("retired id seen", report.retired_ids_seen > 0),
+    ];
+    features.extend(
+        goals
+            .iter()
+            .filter(|(_, reached)| *reached)
+            .map(|(goal, _)| goal.to_string()),
+    );
+    features
+}
+
+/// FNV-1a, for stable file names.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+struct Settings {
+    out: String,
+    candidates: usize,
+    cover: usize,
+    seed: u64,
+}
+
+fn settings() -> Result<Settings, FlagsError> {
+    let flags = Flags::parse(
+        std::env::args().skip(1),
+        &["--out", "--candidates", "--cover", "--seed"],
+    )?;
+    Ok(Settings {
+        out: flags
+            .get("--out")?
+            .ok_or_else(|| FlagsError::MissingValue("--out".into()))?,
+        candidates: flags.get("--candidates")?.unwrap_or(3000),
+        cover: flags.get("--cover")?.unwrap_or(2),
+        seed: flags.get("--seed")?.unwrap_or(0),
+    })
+}
+
+fn main() -> ExitCode {
+    let Settings {
+        out,
+        candidates,
+        cover,
+        seed,
+    } = match settings() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("seed_corpus: {error}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut pool: Vec<(Vec<u8>, BTreeSet<String>)> = Vec::new();
+    for _ in 0..candidates {
+        let mut bytes = vec![0u8; LENGTHS[rng.random_range(0..LENGTHS.len())]];
+        rng.fill_bytes(&mut bytes);
+        let ops = decode_ops(&bytes, MAX_FUZZ_OPS);
+        match run_caught(&ops) {
+            Ok(outcome) => pool.push((bytes, features(&outcome.report))),
+            Err(finding) => {
+                eprintln!("seed_corpus: a candidate input fails; reproduce it with the repro tool:\n{finding}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    let mut covered: BTreeMap<String, usize> = BTreeMap::new();
+    let mut chosen = Vec::new();
+    loop {
+        let gain = |features: &BTreeSet<String>| {
+            features
+                .iter()
+                .filter(|f| covered.get(*f).copied().unwrap_or(0) < cover)
+                .count()
+        };
+        let best = pool
+            .iter()
+            .enumerate()
+            .map(|(i, (bytes, features))| (gain(features) * 1_000_000 / bytes.len(), i))
+            .max();
+        let Some((_, index)) = best.filter(|&(per_byte, _)| per_byte > 0) else {
+            break;
+        };
+        let (bytes, features) = pool.swap_remove(index);
+        let gained = gain(&features);
+        for feature in &features {
+            *covered.entry(feature.clone()).or_default() += 1;
+        }
+        println!(
+            "seed_corpus: pick {} bytes, +{gained} features ({} total)",
+            bytes.len(),
+            covered.len()
+        );
+        chosen.push(bytes);
+    }
+
+    let kinds = covered.keys().filter(|f| f.starts_with("op ")).count();
+    if kinds < OP_KINDS {
+        eprintln!("seed_corpus: only {kinds} of {OP_KINDS} op kinds covered; raise --candidates");
+        return ExitCode::FAILURE;
+    }
+    if let Err(error) = std::fs::create_dir_all(&out) {
+        eprintln!("seed_corpus: cannot create {out}: {error}");
+        return ExitCode::from(2);
+    }
+    for bytes in &chosen {
+        let path = format!("{out}/seed-{:016x}", fnv(bytes));
+        if let Err(error) = std::fs::write(&path, bytes) {
+            eprintln!("seed_corpus: cannot write {path}: {error}");
+            return ExitCode::from(2);
+        }
+    }
+    println!(
+        "seed_corpus: wrote {} files to {out}, covering {} features:",
+        chosen.len(),
+        covered.len()
+    );
+    for (feature, count) in &covered {
+        println!("  {feature}: {count}");
+    }
+    ExitCode::SUCCESS
+}
