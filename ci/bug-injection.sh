@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Harness strength: injects each bug of ci/mutants/*.patch into a scratch
+# worktree of HEAD, one at a time (nothing is committed or left applied), and
+# measures how long each engine takes to report it: the proptest state
+# machine, `cargo fuzz run ops` from the committed corpus, and the soak
+# runner. Builds happen before each clock starts. The committed proptest
+# regressions are set aside, so proptest finds every bug from scratch.
+#
+# Usage: ci/bug-injection.sh [mutant-name ...]     (default: every patch)
+# Environment: LIMIT (seconds per engine, default 60), SOAK_SEED (default 1),
+#              WORK (scratch worktree, default /tmp/regions-bug-injection)
+# Prints one markdown table row per mutant; "not found" means the engine ran
+# for LIMIT seconds without reporting.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+limit=${LIMIT:-60}
+soak_seed=${SOAK_SEED:-1}
+work=${WORK:-/tmp/regions-bug-injection}
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+
+mutants=("$@")
+if [[ ${#mutants[@]} -eq 0 ]]; then
+  for patch in ci/mutants/*.patch; do
+    mutants+=("$(basename "$patch" .patch)")
+  done
+fi
+
+rm -rf "$work"
+git worktree prune
+git worktree add --quiet --detach "$work" HEAD
+trap 'cd "$repo"; git worktree remove --force "$work"; git worktree prune' EXIT
+cd "$work"
+logs=$work/logs
+mkdir -p "$logs"
+
+# Seconds until `command` fails, "not found" if it runs out the limit (or
+# ends cleanly).
+clock() {
+  local log=$1
+  shift
+  local start end status=0
+  start=$(date +%s.%N)
+  timeout "$limit" "$@" >"$log" 2>&1 || status=$?
+  end=$(date +%s.%N)
+  if [[ $status -eq 0 || $status -eq 124 ]]; then
+    echo "not found"
+  else
+    printf '%.1f s' "$(echo "$end - $start" | bc)"
+  fi
+}
+
+echo "| injected bug | proptest state machine | cargo fuzz run ops | soak runner |"
+echo "|---|---|---|---|"
+for mutant in "${mutants[@]}"; do
+  git apply "$repo/ci/mutants/$mutant.patch"
+  rm -f proptest-regressions/state_machine.txt
+  cargo test --release -p regions-model --test state_machine --no-run >"$logs/$mutant.build" 2>&1
+  cargo build --release -p regions-model --bin soak >>"$logs/$mutant.build" 2>&1
+  (cd fuzz && cargo +nightly fuzz build ops) >>"$logs/$mutant.build" 2>&1
+  corpus=$(mktemp -d)
+  cp corpus/ops/* "$corpus/"
+
+  proptest=$(PROPTEST_CASES=1000000 clock "$logs/$mutant.proptest" \
+    cargo test --release -p regions-model --test state_machine)
+  fuzz=$(cd fuzz && clock "$logs/$mutant.fuzz" \
+    cargo +nightly fuzz run ops "$corpus" -- -max_total_time="$limit")
+  soak=$(clock "$logs/$mutant.soak" target/release/soak --seconds "$limit" --seed "$soak_seed")
+  echo "| \`$mutant\` | $proptest | $fuzz | $soak |"
+
+  rm -rf "$corpus"
+  git checkout --quiet -- core
+  rm -f proptest-regressions/state_machine.txt
+  git checkout --quiet -- proptest-regressions
+done
