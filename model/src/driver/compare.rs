@@ -42,8 +42,8 @@ impl Comparison<'_> {
         };
         let r = self.registry;
         let home_region = self.handles.region_handle(state.home);
-        let mut field = |what, expected: String, found: String| {
-            if expected != found {
+        let mut field = |what, difference: Option<(String, String)>| {
+            if let Some((expected, found)) = difference {
                 self.mismatches.push(Mismatch::Object {
                     object: o,
                     handle: home.to_string(),
@@ -55,25 +55,16 @@ impl Comparison<'_> {
         };
         field(
             "home region",
-            value(home_region),
-            show(r.region_of(home).map(Some)),
+            differ(home_region, r.region_of(home).map(Some)),
         );
-        field(
-            "strong count",
-            value(state.strong),
-            show(r.strong_count(home)),
-        );
-        field("weak count", value(state.weak), show(r.weak_count(home)));
-        field(
-            "type tag",
-            value(state.tag),
-            show(r.type_tag(home).map(|t| t.0)),
-        );
+        field("strong count", differ(state.strong, r.strong_count(home)));
+        field("weak count", differ(state.weak, r.weak_count(home)));
+        field("type tag", differ(state.tag, r.type_tag(home).map(|t| t.0)));
         let layout = r.layout_of(home).map(|l| (l.size(), l.align()));
-        field("layout", value((state.size, state.align)), show(layout));
+        field("layout", differ((state.size, state.align), layout));
         let (bytes, aligned) = read_object(r, home, state);
-        field("bytes", value(&state.bytes), show(bytes.as_ref()));
-        field("data pointer aligned", value(true), value(aligned));
+        field("bytes", differ(&state.bytes, bytes.as_ref()));
+        field("data pointer aligned", differ(true, Ok::<_, ()>(aligned)));
     }
 
     /// Compares `r`: its state if the model says it is alive, else that the
@@ -104,8 +95,8 @@ impl Comparison<'_> {
         let objects = reg
             .objects(handle)
             .map(|h| h.map(|h| handles.home_owner(h)).collect::<BTreeSet<_>>());
-        let mut field = |what, expected: String, found: String| {
-            if expected != found {
+        let mut field = |what, difference: Option<(String, String)>| {
+            if let Some((expected, found)) = difference {
                 self.mismatches.push(Mismatch::Region {
                     region: r,
                     handle: handle.to_string(),
@@ -117,17 +108,15 @@ impl Comparison<'_> {
         };
         field(
             "refcount",
-            value(state.refcount),
-            show(reg.region_refcount(handle)),
+            differ(state.refcount, reg.region_refcount(handle)),
         );
-        field("parent", value(state.parent), show(parent));
-        field("children", value(&state.children), show(children.as_ref()));
+        field("parent", differ(state.parent, parent));
+        field("children", differ(&state.children, children.as_ref()));
         field(
             "object count",
-            value(homed.len()),
-            show(reg.object_count(handle)),
+            differ(homed.len(), reg.object_count(handle)),
         );
-        field("objects", value(&homed), show(objects.as_ref()));
+        field("objects", differ(&homed, objects.as_ref()));
     }
 
     /// Compares everything, and sweeps every handle seen.
@@ -206,9 +195,16 @@ impl Comparison<'_> {
     }
 }
 
-/// `Debug` of a model value, printed like a successful core query.
-fn value<T: Debug>(value: T) -> String {
-    format!("{value:?}")
+/// `None` when the core's answer equals the model's value; otherwise both,
+/// printed (formatting only on a mismatch keeps the per-op checks cheap).
+fn differ<T: PartialEq + Debug, E: Debug>(
+    expected: T,
+    found: Result<T, E>,
+) -> Option<(String, String)> {
+    match &found {
+        Ok(value) if *value == expected => None,
+        _ => Some((format!("{expected:?}"), show(found))),
+    }
 }
 
 /// `Debug` of a core query result: the value itself when `Ok`, so that it
