@@ -232,6 +232,11 @@ impl Registry {
     /// Drops a reference to `region`; at 0 the region dies (see the crate
     /// documentation). Returns whether it died. The root cannot be released.
     ///
+    /// A death needs memory in the parent (slots, entries and arena space
+    /// for the promoted objects, a ghost table). It is all reserved first: if
+    /// the allocator refuses, the result is [`Error::OutOfMemory`] and the
+    /// region stays alive with its reference.
+    ///
     /// ```
     /// use regions::Registry;
     /// let mut reg = Registry::new();
