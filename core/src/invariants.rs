@@ -8,6 +8,8 @@
 //! - the region table: dead ids are on the free list exactly once unless
 //!   retired; the live-region count is exact;
 //! - per region: the slot table's sparse set, free list and forwarding count;
+//!   every forwarding record leads to a live object (records are freed with
+//!   their object);
 //!   live slots and pool entries are a bijection (same count, same order);
 //!   the surviving-object count; every entry's layout limits, inline rule and
 //!   typed tag; arena bounds, alignment, and no overlap between any two live
@@ -26,10 +28,13 @@ use core::fmt;
 
 use alloc::collections::BTreeMap;
 
+use crate::alias::Alias;
 use crate::ghost::NO_HOST_LIST;
+use crate::handle::ObjectHandle;
 use crate::pool::{INLINE_ALIGN, INLINE_SIZE, NO_ALIASES};
 use crate::region::NO_PARENT;
 use crate::registry::Registry;
+use crate::slot_table::SlotState;
 use crate::{MAX_ALIGN, MAX_OBJECT_SIZE};
 
 /// Every invariant violation `check_invariants` found, one line each.
@@ -180,6 +185,23 @@ impl Registry {
                     region.pool.len()
                 ));
             }
+            // Forwarding records are freed with their object, so every one
+            // left in a live region leads to a live object.
+            let region_handle = self.live_handle(id as u32);
+            for (slot, record) in region.slots.records().iter().enumerate() {
+                if let SlotState::Forwarded(_) = record.state {
+                    let handle = ObjectHandle {
+                        region: region_handle,
+                        slot: slot as u32,
+                        slot_generation: record.generation,
+                    };
+                    if let Err(error) = self.locate(handle) {
+                        local.push(format!(
+                            "forwarding record {handle} outlived its object: {error}"
+                        ));
+                    }
+                }
+            }
             let strong = region
                 .pool
                 .entries()
@@ -256,8 +278,10 @@ impl Registry {
                     entry.aliases
                 )),
             }
-            for &table in self.aliases.list(entry.aliases) {
-                *targets.entry(table).or_default() += 1;
+            for alias in self.aliases.list(entry.aliases) {
+                if let Alias::Table(table) = *alias {
+                    *targets.entry(table).or_default() += 1;
+                }
             }
         }
         if let Some(id) = owned.iter().position(|seen| !seen) {

@@ -142,6 +142,13 @@ impl SlotTable {
     #[inline]
     pub fn release(&mut self, slot: u32) -> Removal {
         let removal = self.live.remove(slot).expect("released slot is live");
+        self.vacate(slot);
+        removal
+    }
+
+    /// Bumps `slot`'s generation and puts it on the free list, or retires it
+    /// at the last generation.
+    fn vacate(&mut self, slot: u32) {
         let record = &mut self.records[slot as usize];
         match next_generation(record.generation) {
             Some(generation) => {
@@ -153,7 +160,6 @@ impl SlotTable {
             }
             None => record.state = SlotState::Retired,
         }
-        removal
     }
 
     /// Turns a live slot into a forwarding record to `target`, keeping its
@@ -163,6 +169,17 @@ impl SlotTable {
         self.records[slot as usize].state = SlotState::Forwarded(target);
         self.forwarded += 1;
         removal
+    }
+
+    /// Frees a forwarding record whose object is gone: bumps the generation
+    /// (or retires the slot) and puts it on the free list.
+    pub fn release_forwarded(&mut self, slot: u32) {
+        debug_assert!(matches!(
+            self.records[slot as usize].state,
+            SlotState::Forwarded(_)
+        ));
+        self.forwarded -= 1;
+        self.vacate(slot);
     }
 
     /// Number of forwarding records.

@@ -13,6 +13,7 @@ use hashbrown::HashMap;
 
 use super::resolve::{Location, Step};
 use super::Registry;
+use crate::alias::Alias;
 use crate::destructor::Destructors;
 use crate::error::{Error, Result};
 use crate::ghost::{ForwardRecord, NO_HOST_LIST};
@@ -155,7 +156,10 @@ impl Registry {
                 .as_mut()
                 .expect("home region is live");
             let entry = region.pool.entry_mut(home.position);
-            if self.aliases.add(&mut entry.aliases, prepared.table) {
+            if self
+                .aliases
+                .add(&mut entry.aliases, Alias::Table(prepared.table))
+            {
                 live_targets += 1;
             } else {
                 pinned = true;

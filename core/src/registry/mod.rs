@@ -11,7 +11,7 @@ mod resolve;
 
 use alloc::vec::Vec;
 
-use crate::alias::Aliases;
+use crate::alias::{Alias, Aliases};
 use crate::config::Config;
 use crate::destructor::Destructors;
 use crate::error::{Count, Error, Found, Result};
@@ -332,11 +332,33 @@ impl Registry {
         Ok(self.ghosts.hosted_len(self.region(region)?.ghost_host))
     }
 
-    /// Tells the ghost tables that forward to a destroyed object (whose entry
-    /// had alias list `aliases`) that it is gone.
+    /// Tells the forwarding records that lead to a destroyed object (whose
+    /// entry had alias list `aliases`) that it is gone: ghost tables lose a
+    /// live target, forwarding slots of live regions are freed.
     pub(crate) fn release_aliases(&mut self, aliases: u32) {
-        for table in self.aliases.take(aliases) {
-            self.ghosts.release_target(table);
+        for alias in self.aliases.take(aliases) {
+            match alias {
+                Alias::Table(table) => self.ghosts.release_target(table),
+                Alias::Slot(handle) => self.free_forwarding_slot(handle),
+            }
+        }
+    }
+
+    /// Frees the forwarding record `handle` names, if its region incarnation
+    /// is still alive and the record is still there.
+    fn free_forwarding_slot(&mut self, handle: ObjectHandle) {
+        if self.region(handle.region).is_err() {
+            return; // its records passed to a ghost table, listed separately
+        }
+        let slots = &mut self.live_mut(handle.region.id).slots;
+        match slots.record(handle.slot) {
+            Some(record)
+                if record.generation == handle.slot_generation
+                    && matches!(record.state, crate::slot_table::SlotState::Forwarded(_)) =>
+            {
+                slots.release_forwarded(handle.slot);
+            }
+            _ => {}
         }
     }
 

@@ -10,6 +10,7 @@
 use alloc::vec::Vec;
 
 use super::Registry;
+use crate::alias::Alias;
 use crate::error::{Error, Found, Result};
 use crate::handle::{ObjectHandle, RegionHandle};
 use crate::pool::{Entry, Pool, Reserved};
@@ -215,15 +216,35 @@ impl Registry {
         }
         destination.slots.try_reserve(1)?;
         destination.pool.try_reserve(1)?;
+        // The forwarding record left behind is listed in the object's alias
+        // list, so that it is freed with the object.
+        let source = self.regions[source_id as usize]
+            .region
+            .as_mut()
+            .expect("home region is live");
+        let aliases = &mut source.pool.entry_mut(location.position).aliases;
+        self.aliases
+            .reserve(aliases)
+            .map_err(|()| Error::OutOfMemory {
+                requested: core::mem::size_of::<Alias>(),
+            })?;
+        let destination = self.live_mut(target.id);
         let reserved = if needs_storage {
             Some(destination.pool.reserve_storage(layout)?)
         } else {
             None
         };
         // Nothing below can fail.
-        let source = self.live_mut(source_id);
+        let source = self.regions[source_id as usize]
+            .region
+            .as_mut()
+            .expect("home region is live");
         let removal = source.slots.forward(location.home.slot, location.home);
         let mut entry = source.pool.swap_remove(removal.position);
+        let listed = self
+            .aliases
+            .add(&mut entry.aliases, Alias::Slot(location.home));
+        debug_assert!(listed, "capacity was reserved");
         let strong = entry.strong > 0;
         source.strong_objects -= u32::from(strong);
         if let Some(left) = Pool::rehome(&mut entry, reserved) {
