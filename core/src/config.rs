@@ -3,7 +3,7 @@
 use crate::registry::Registry;
 
 /// Smallest arena block size accepted; smaller requests are raised to it.
-pub const MIN_ARENA_BLOCK_SIZE: usize = 4096;
+pub const MIN_ARENA_BLOCK_SIZE: usize = 1024;
 /// Largest arena block size accepted; larger requests are lowered to it.
 pub const MAX_ARENA_BLOCK_SIZE: usize = 1 << 30;
 /// Arena block size used when none is configured.

@@ -8,7 +8,10 @@
 //! which are *promoted* (moved) into the parent region. Every handle that
 //! named a promoted object keeps working: the dead region's slot table leaves
 //! behind a *ghost table* of forwarding records, found through a hash index
-//! keyed by (region id, generation).
+//! keyed by (region id, generation). Forwarding records are freed together
+//! with the object they lead to, and a ghost table as soon as nothing it
+//! forwards to is alive, so promotion does not leak memory in a long-running
+//! program.
 //!
 //! ```
 //! use regions::Registry;

@@ -93,10 +93,11 @@ pub use outcome::Rejection;
 pub use reference::{Reference, UNKNOWN_OBJECT, UNKNOWN_REGION};
 pub use report::Report;
 
-/// Arena block size of the driver's registries: small, so that modest
-/// object sizes reach every placement (inline <= 16 bytes, arena <= 1024,
-/// dedicated above).
-pub const ARENA_BLOCK_SIZE: usize = 4096;
+/// Arena block size of the driver's registries: the smallest the core
+/// accepts, so that modest object sizes reach every placement (inline <= 16
+/// bytes, arena <= 256, dedicated above) and regions often fill more than one
+/// arena block (free chunks must then name the right arena).
+pub const ARENA_BLOCK_SIZE: usize = regions::MIN_ARENA_BLOCK_SIZE;
 /// Default number of ops between two full comparisons.
 pub const DEFAULT_FULL_CHECK_EVERY: usize = 16;
 
