@@ -58,6 +58,9 @@ unsafe fn drop_value<T>(data: *mut u8) {
 pub(crate) struct Destructors {
     raw: HashMap<u64, Destructor>,
     typed: HashMap<u64, TypedInfo>,
+    /// Typed tags whose type needs dropping, so `is_empty` (asked on every
+    /// region death) does not scan `typed`.
+    typed_drops: usize,
 }
 
 impl core::fmt::Debug for Destructors {
@@ -95,6 +98,7 @@ impl Destructors {
                 })?;
                 let drop =
                     core::mem::needs_drop::<T>().then_some(drop_value::<T> as unsafe fn(*mut u8));
+                self.typed_drops += usize::from(drop.is_some());
                 self.typed.insert(
                     tag.0,
                     TypedInfo {
@@ -136,7 +140,7 @@ impl Destructors {
 
     /// Whether any destructor at all is registered (typed or raw).
     pub fn is_empty(&self) -> bool {
-        self.raw.is_empty() && self.typed.values().all(|info| info.drop.is_none())
+        self.raw.is_empty() && self.typed_drops == 0
     }
 
     /// Runs the destructor for an object of `tag` at `data` (`size` bytes), if any.

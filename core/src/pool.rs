@@ -148,6 +148,13 @@ impl Entry {
         Layout::from_size_align(self.size(), self.align()).expect("entry layout")
     }
 
+    /// The layout of storage another pool must reserve to take this entry
+    /// in: only arena bytes are copied (inline and dedicated bytes travel
+    /// with the entry).
+    pub fn move_request(&self) -> Option<Layout> {
+        matches!(self.placement(), Placement::Arena(_)).then(|| self.layout())
+    }
+
     pub(crate) fn placement(&self) -> Placement {
         Placement::unpack(self.placement)
     }
@@ -359,6 +366,13 @@ impl Pool {
             placement,
             layout,
         })
+    }
+
+    /// Reserves the storage a [`Entry::move_request`] asks for, if any.
+    pub fn reserve_move(&mut self, request: Option<Layout>) -> Result<Option<Reserved>> {
+        request
+            .map(|layout| self.reserve_storage(layout))
+            .transpose()
     }
 
     /// Gives back storage that was reserved but not used.

@@ -14,6 +14,7 @@ use crate::alias::Alias;
 use crate::error::{Error, Found, Result};
 use crate::handle::{ObjectHandle, RegionHandle};
 use crate::pool::{Entry, Pool, Reserved};
+use crate::region::Region;
 use crate::slot_table::SlotState;
 
 /// Where a live object is.
@@ -102,6 +103,14 @@ impl Registry {
     /// fast path, with no forwarding and no error construction.
     #[inline]
     pub(crate) fn home_entry(&self, handle: ObjectHandle) -> Option<&Entry> {
+        self.home(handle)
+            .map(|(region, position)| region.pool.entry(position))
+    }
+
+    /// The region and pool position of `handle`'s object if `handle` names
+    /// its home slot (no forwarding, no error construction).
+    #[inline]
+    fn home(&self, handle: ObjectHandle) -> Option<(&Region, u32)> {
         let slot = self.regions.get(handle.region.id as usize)?;
         let region = slot.region.as_ref()?;
         if slot.generation != handle.region.generation {
@@ -111,13 +120,13 @@ impl Registry {
         if record.generation != handle.slot_generation || record.state != SlotState::Live {
             return None;
         }
-        Some(region.pool.entry(region.slots.live_position(handle.slot)))
+        Some((region, region.slots.live_position(handle.slot)))
     }
 
     /// Locates a live object without changing anything.
     #[inline]
     pub(crate) fn locate(&self, handle: ObjectHandle) -> Result<Location> {
-        if let Step::Home(position) = self.step(handle) {
+        if let Some((_, position)) = self.home(handle) {
             return Ok(Location {
                 home: handle,
                 position,
@@ -135,7 +144,7 @@ impl Registry {
     /// Locates a live object, compressing the forwarding chain walked.
     #[inline]
     pub(crate) fn locate_mut(&mut self, handle: ObjectHandle) -> Result<Location> {
-        if let Step::Home(position) = self.step(handle) {
+        if let Some((_, position)) = self.home(handle) {
             return Ok(Location {
                 home: handle,
                 position,
@@ -208,8 +217,7 @@ impl Registry {
         }
         let source_id = location.home.region.id;
         let entry = self.live(source_id).pool.entry(location.position);
-        let layout = entry.layout();
-        let needs_storage = self.live(source_id).pool.detach_chunk(entry).is_some();
+        let move_request = entry.move_request();
         let destination = self.live_mut(target.id);
         if !destination.slots.has_ids_for(1) {
             return Err(Error::IdSpaceExhausted);
@@ -229,11 +237,7 @@ impl Registry {
                 requested: core::mem::size_of::<Alias>(),
             })?;
         let destination = self.live_mut(target.id);
-        let reserved = if needs_storage {
-            Some(destination.pool.reserve_storage(layout)?)
-        } else {
-            None
-        };
+        let reserved = destination.pool.reserve_move(move_request)?;
         // Nothing below can fail.
         let source = self.regions[source_id as usize]
             .region
@@ -293,14 +297,9 @@ impl Registry {
             })?;
         let destination = self.live_mut(target);
         for &position in positions {
-            let entry = &source_entries[position as usize];
-            let needs_storage = matches!(entry.placement(), crate::pool::Placement::Arena(_));
-            if !needs_storage {
-                reserved.push(None);
-                continue;
-            }
-            match destination.pool.reserve_storage(entry.layout()) {
-                Ok(storage) => reserved.push(Some(storage)),
+            let request = source_entries[position as usize].move_request();
+            match destination.pool.reserve_move(request) {
+                Ok(storage) => reserved.push(storage),
                 Err(error) => {
                     for storage in reserved.into_iter().flatten() {
                         destination.pool.unreserve(storage);
