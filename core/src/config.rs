@@ -2,26 +2,54 @@
 
 use crate::registry::Registry;
 
-/// Smallest arena block size accepted; smaller requests are raised to it.
+/// Smallest value [`RegistryBuilder::arena_block_size`] accepts; smaller
+/// requests are raised to it.
 pub const MIN_ARENA_BLOCK_SIZE: usize = 1024;
-/// Largest arena block size accepted; larger requests are lowered to it.
+/// Largest value [`RegistryBuilder::arena_block_size`] accepts; larger
+/// requests are lowered to it.
 pub const MAX_ARENA_BLOCK_SIZE: usize = 1 << 30;
-/// Arena block size used when none is configured.
+/// The largest arena block used when none is configured.
 pub const DEFAULT_ARENA_BLOCK_SIZE: usize = 64 * 1024;
+/// The size of the first block a region takes for a pool: small, so that a
+/// region holding a few objects costs little. Later blocks double.
+pub const FIRST_BLOCK_SIZE: usize = 256;
+/// Bytes of free blocks the registry keeps for reuse when none is configured.
+pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 4 << 20;
+
+/// log2 of [`FIRST_BLOCK_SIZE`].
+pub(crate) const FIRST_BLOCK_LOG2: u8 = FIRST_BLOCK_SIZE.trailing_zeros() as u8;
+/// log2 of [`MAX_ARENA_BLOCK_SIZE`].
+pub(crate) const MAX_BLOCK_LOG2: u8 = MAX_ARENA_BLOCK_SIZE.trailing_zeros() as u8;
 
 /// Settings shared by every region of a registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Config {
-    /// Bytes per arena block; heap objects above a quarter of it get a
-    /// dedicated allocation.
-    pub arena_block_size: u32,
+    /// log2 of the largest block a region takes; blocks start at
+    /// [`FIRST_BLOCK_SIZE`] and double up to it.
+    pub max_block_log2: u8,
+    /// Free blocks and dead regions' table capacity kept for reuse, in bytes;
+    /// above it memory goes back to the global allocator.
+    pub cache_bytes: usize,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            arena_block_size: DEFAULT_ARENA_BLOCK_SIZE as u32,
+            max_block_log2: DEFAULT_ARENA_BLOCK_SIZE.trailing_zeros() as u8,
+            cache_bytes: DEFAULT_BLOCK_CACHE_BYTES,
         }
+    }
+}
+
+impl Config {
+    /// The largest block, in bytes.
+    pub fn max_block(&self) -> usize {
+        1 << self.max_block_log2
+    }
+
+    /// Heap objects larger than this get a dedicated allocation.
+    pub fn dedicated_threshold(&self) -> usize {
+        self.max_block() / 4
     }
 }
 
@@ -29,7 +57,10 @@ impl Default for Config {
 ///
 /// ```
 /// use regions::Registry;
-/// let reg = Registry::builder().arena_block_size(16 * 1024).build();
+/// let reg = Registry::builder()
+///     .arena_block_size(16 * 1024)
+///     .block_cache_bytes(1 << 20)
+///     .build();
 /// assert_eq!(reg.live_region_count(), 1);
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -38,12 +69,24 @@ pub struct RegistryBuilder {
 }
 
 impl RegistryBuilder {
-    /// Bytes per arena block, clamped to
-    /// [`MIN_ARENA_BLOCK_SIZE`]`..=`[`MAX_ARENA_BLOCK_SIZE`]. Heap objects
-    /// larger than a quarter of a block get a dedicated allocation.
+    /// The largest arena block a region takes, rounded up to a power of two
+    /// and clamped to [`MIN_ARENA_BLOCK_SIZE`]`..=`[`MAX_ARENA_BLOCK_SIZE`].
+    /// A region's blocks start at [`FIRST_BLOCK_SIZE`] and double up to it.
+    /// Heap objects larger than a quarter of it get a dedicated allocation.
     pub fn arena_block_size(mut self, bytes: usize) -> Self {
-        self.config.arena_block_size =
-            bytes.clamp(MIN_ARENA_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE) as u32;
+        let bytes = bytes
+            .clamp(MIN_ARENA_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE)
+            .next_power_of_two();
+        self.config.max_block_log2 = bytes.trailing_zeros() as u8;
+        self
+    }
+
+    /// How many bytes of free arena blocks (and of dead regions' table
+    /// capacity) the registry keeps for reuse by later regions; above this
+    /// high-water mark, freed memory goes back to the global allocator.
+    /// `0` disables the cache.
+    pub fn block_cache_bytes(mut self, bytes: usize) -> Self {
+        self.config.cache_bytes = bytes;
         self
     }
 

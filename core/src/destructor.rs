@@ -1,14 +1,18 @@
-//! The destructor registry and the table of typed tags.
+//! The destructor registry and the table of Rust types.
 //!
-//! Raw tags map to user destructors; typed tags map to the `TypeId` that
-//! claimed them and, when the type needs dropping, `drop_in_place::<T>`.
-//! Both lookups are hash lookups (O(1)); when nothing is registered,
-//! destroying an object does no lookup at all.
+//! Raw tags map to user destructors (a hash map: O(1) however many tags).
+//! Rust types used by typed allocation get a dense *type index* the first
+//! time they are allocated; a typed object's slot stores
+//! `TypeTag::TYPED_BIT | index`, so a typed read checks its type with one
+//! array read and a `TypeId` comparison — no hashing — and running its drop
+//! glue is one more array read. The public [`TypeTag`] of a typed object is
+//! [`typed_tag`], a hash of the `TypeId`, kept in the type's entry.
 
 use alloc::boxed::Box;
 use core::any::TypeId;
-use core::hash::{Hash, Hasher};
+use core::hash::{BuildHasher, Hash, Hasher};
 
+use alloc::vec::Vec;
 use hashbrown::HashMap;
 
 use crate::error::{Error, Result};
@@ -17,17 +21,21 @@ use crate::handle::{ObjectHandle, TypeTag};
 /// A user destructor: receives the object's current home handle and its bytes.
 pub type Destructor = Box<dyn FnMut(ObjectHandle, &mut [u8]) + Send>;
 
-/// What the registry knows about a typed tag.
+/// Drop glue: drops the value(s) in `size` bytes at the address.
+type DropGlue = unsafe fn(*mut u8, usize);
+
+/// What the registry knows about a Rust type.
 #[derive(Clone, Copy, Debug)]
-struct TypedInfo {
+struct TypeInfo {
     type_id: TypeId,
-    /// `drop_in_place::<T>` for types that need dropping.
-    drop: Option<unsafe fn(*mut u8)>,
+    /// The public tag, [`typed_tag`] of the type.
+    tag: TypeTag,
+    drop: Option<DropGlue>,
 }
 
 /// The tag typed allocations of `T` carry: a 63-bit FNV-1a hash of its
 /// `TypeId` with [`TypeTag::TYPED_BIT`] set.
-pub fn typed_tag<T: 'static>() -> TypeTag {
+pub fn typed_tag<T: ?Sized + 'static>() -> TypeTag {
     struct Fnv(u64);
     impl Hasher for Fnv {
         fn finish(&self) -> u64 {
@@ -48,18 +56,61 @@ pub fn typed_tag<T: 'static>() -> TypeTag {
 ///
 /// # Safety
 /// `data` must point at a valid, aligned `T` that is never used again.
-unsafe fn drop_value<T>(data: *mut u8) {
+unsafe fn drop_value<T>(data: *mut u8, _size: usize) {
     // SAFETY: guaranteed by the caller.
     unsafe { core::ptr::drop_in_place(data.cast::<T>()) }
 }
 
-/// Destructors by tag.
+/// Drops the `[T]` of `size` bytes at `data`.
+///
+/// # Safety
+/// `data` must point at `size / size_of::<T>()` valid, aligned `T`s (`T`
+/// not zero-sized) that are never used again.
+unsafe fn drop_slice<T>(data: *mut u8, size: usize) {
+    let len = size / core::mem::size_of::<T>();
+    // SAFETY: guaranteed by the caller.
+    unsafe { core::ptr::drop_in_place(core::ptr::slice_from_raw_parts_mut(data.cast::<T>(), len)) }
+}
+
+/// Hashes a typed tag as itself: it is already a hash.
+#[derive(Clone, Copy, Default)]
+struct TagHasher(u64);
+
+impl Hasher for TagHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+impl BuildHasher for TagHasher {
+    type Hasher = TagHasher;
+    fn build_hasher(&self) -> TagHasher {
+        TagHasher(0)
+    }
+}
+
+/// Entries of the type-index cache.
+const CACHE: usize = 8;
+
+/// Destructors by raw tag, and the type table.
 #[derive(Default)]
 pub(crate) struct Destructors {
     raw: HashMap<u64, Destructor>,
-    typed: HashMap<u64, TypedInfo>,
-    /// Typed tags whose type needs dropping, so `is_empty` (asked on every
-    /// region death) does not scan `typed`.
+    types: Vec<TypeInfo>,
+    /// Public typed tag → type index.
+    by_tag: HashMap<u64, u32, TagHasher>,
+    /// A direct-mapped cache of `by_tag`, by the tag's low bits.
+    cache: [(u64, u32); CACHE],
+    /// Types whose values need dropping, so `is_empty` (asked on every
+    /// region death) does not scan `types`.
     typed_drops: usize,
 }
 
@@ -67,7 +118,7 @@ impl core::fmt::Debug for Destructors {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Destructors")
             .field("raw_tags", &self.raw.len())
-            .field("typed", &self.typed)
+            .field("types", &self.types)
             .finish()
     }
 }
@@ -85,85 +136,137 @@ impl Destructors {
         Ok(())
     }
 
-    /// Claims `typed_tag::<T>()` for `T` (registering its drop glue), or
-    /// fails if another type claimed that tag first.
-    pub fn claim_typed<T: 'static>(&mut self) -> Result<TypeTag> {
-        let tag = typed_tag::<T>();
-        match self.typed.get(&tag.0) {
-            Some(info) if info.type_id == TypeId::of::<T>() => Ok(tag),
-            Some(_) => Err(Error::TypeTagCollision { tag }),
-            None => {
-                self.typed.try_reserve(1).map_err(|_| Error::OutOfMemory {
-                    requested: core::mem::size_of::<(u64, TypedInfo)>(),
-                })?;
-                let drop =
-                    core::mem::needs_drop::<T>().then_some(drop_value::<T> as unsafe fn(*mut u8));
-                self.typed_drops += usize::from(drop.is_some());
-                self.typed.insert(
-                    tag.0,
-                    TypedInfo {
-                        type_id: TypeId::of::<T>(),
-                        drop,
-                    },
-                );
-                Ok(tag)
-            }
-        }
+    /// The stored tag (`TYPED_BIT | type index`) of typed objects of `T`,
+    /// registering `T` on first use; fails if another type has the same
+    /// public tag.
+    #[inline]
+    pub fn claim<T: 'static>(&mut self) -> Result<u64> {
+        self.claim_with::<T>(core::mem::needs_drop::<T>().then_some(drop_value::<T> as DropGlue))
     }
 
-    /// Whether `tag` was claimed by `T` (so a typed object with `tag` is a `T`).
+    /// Like [`claim`](Self::claim) for slices `[T]`.
     #[inline]
-    pub fn is_claimed_by<T: 'static>(&self, tag: TypeTag) -> bool {
-        tag == typed_tag::<T>()
+    pub fn claim_slice<T: 'static>(&mut self) -> Result<u64> {
+        self.claim_with::<[T]>(core::mem::needs_drop::<T>().then_some(drop_slice::<T> as DropGlue))
+    }
+
+    #[inline]
+    fn claim_with<T: ?Sized + 'static>(&mut self, drop: Option<DropGlue>) -> Result<u64> {
+        let tag = typed_tag::<T>();
+        let (cached_tag, index) = self.cache[tag.0 as usize % CACHE];
+        if cached_tag == tag.0 && self.types[index as usize].type_id == TypeId::of::<T>() {
+            return Ok(TypeTag::TYPED_BIT | u64::from(index));
+        }
+        self.claim_slow::<T>(tag, drop)
+    }
+
+    #[cold]
+    fn claim_slow<T: ?Sized + 'static>(
+        &mut self,
+        tag: TypeTag,
+        drop: Option<DropGlue>,
+    ) -> Result<u64> {
+        let index = match self.by_tag.get(&tag.0) {
+            Some(&index) if self.types[index as usize].type_id == TypeId::of::<T>() => index,
+            Some(_) => return Err(Error::TypeTagCollision { tag }),
+            None => {
+                let oom = Error::OutOfMemory {
+                    requested: core::mem::size_of::<TypeInfo>(),
+                };
+                if self.types.len() >= (u32::MAX >> 1) as usize {
+                    return Err(Error::IdSpaceExhausted);
+                }
+                self.types.try_reserve(1).map_err(|_| oom)?;
+                self.by_tag.try_reserve(1).map_err(|_| oom)?;
+                let index = self.types.len() as u32;
+                self.types.push(TypeInfo {
+                    type_id: TypeId::of::<T>(),
+                    tag,
+                    drop,
+                });
+                self.by_tag.insert(tag.0, index);
+                self.typed_drops += usize::from(drop.is_some());
+                index
+            }
+        };
+        self.cache[tag.0 as usize % CACHE] = (tag.0, index);
+        Ok(TypeTag::TYPED_BIT | u64::from(index))
+    }
+
+    /// Whether an object with stored tag `stored` is a `T`.
+    #[inline]
+    pub fn is<T: ?Sized + 'static>(&self, stored: u64) -> bool {
+        stored & TypeTag::TYPED_BIT != 0
             && self
-                .typed
-                .get(&tag.0)
+                .types
+                .get((stored & !TypeTag::TYPED_BIT) as usize)
                 .is_some_and(|info| info.type_id == TypeId::of::<T>())
     }
 
-    /// Whether some type claimed typed `tag`.
-    pub fn is_typed_tag(&self, tag: TypeTag) -> bool {
-        self.typed.contains_key(&tag.0)
+    /// The type index in a stored typed tag, `None` for raw tags.
+    #[inline]
+    pub fn type_index(stored: u64) -> Option<u32> {
+        (stored & TypeTag::TYPED_BIT != 0).then_some((stored & !TypeTag::TYPED_BIT) as u32)
     }
 
-    /// Whether destroying an object of `tag` runs anything.
+    /// The public tag of an object whose stored tag is `stored`.
+    #[inline]
+    pub fn public_tag(&self, stored: u64) -> TypeTag {
+        match Self::type_index(stored) {
+            Some(index) => self.types[index as usize].tag,
+            None => TypeTag(stored),
+        }
+    }
+
+    /// Whether `stored` is a raw tag or the tag of a registered type.
+    pub fn is_valid_tag(&self, stored: u64) -> bool {
+        match Self::type_index(stored) {
+            Some(index) => (index as usize) < self.types.len(),
+            None => true,
+        }
+    }
+
+    /// Whether destroying an object with stored tag `stored` runs anything.
     #[cfg(test)]
-    pub fn has_destructor(&self, tag: TypeTag) -> bool {
-        if tag.is_typed() {
-            self.typed
-                .get(&tag.0)
-                .is_some_and(|info| info.drop.is_some())
-        } else {
-            !self.raw.is_empty() && self.raw.contains_key(&tag.0)
+    pub fn has_destructor(&self, stored: u64) -> bool {
+        match Self::type_index(stored) {
+            Some(index) => self.types[index as usize].drop.is_some(),
+            None => self.raw.contains_key(&stored),
         }
     }
 
     /// Whether any destructor at all is registered (typed or raw).
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty() && self.typed_drops == 0
     }
 
-    /// Runs the destructor for an object of `tag` at `data` (`size` bytes), if any.
+    /// Runs the destructor for an object with stored tag `stored` at `data`
+    /// (`size` bytes), if any.
     ///
     /// # Safety
     /// `data` must point at the live object's `size` bytes, which are never
-    /// read as the object again; for typed tags, at a valid value of the type
-    /// that claimed `tag`.
+    /// read as the object again; for typed tags, at valid value(s) of the
+    /// type with that index.
     #[inline]
-    pub unsafe fn run(&mut self, handle: ObjectHandle, tag: TypeTag, data: *mut u8, size: usize) {
-        if tag.is_typed() {
-            if let Some(drop) = self.typed.get(&tag.0).and_then(|info| info.drop) {
-                // SAFETY: the tag was claimed by the type whose drop glue this
-                // is, and the caller guarantees `data` holds such a value.
-                unsafe { drop(data) }
+    pub unsafe fn run(&mut self, handle: ObjectHandle, stored: u64, data: *mut u8, size: usize) {
+        match Self::type_index(stored) {
+            Some(index) => {
+                if let Some(drop) = self.types[index as usize].drop {
+                    // SAFETY: the index was claimed by the type whose drop
+                    // glue this is; the caller guarantees `data` holds it.
+                    unsafe { drop(data, size) }
+                }
             }
-        } else if self.raw.is_empty() {
-            // Nothing registered: skip hashing.
-        } else if let Some(destructor) = self.raw.get_mut(&tag.0) {
-            // SAFETY: raw objects' bytes are always initialized; the caller
-            // guarantees `data` points at `size` of them, exclusively.
-            let bytes = unsafe { core::slice::from_raw_parts_mut(data, size) };
-            destructor(handle, bytes);
+            None if self.raw.is_empty() => {}
+            None => {
+                if let Some(destructor) = self.raw.get_mut(&stored) {
+                    // SAFETY: raw objects' bytes are always initialized; the
+                    // caller guarantees `data` points at `size` of them.
+                    let bytes = unsafe { core::slice::from_raw_parts_mut(data, size) };
+                    destructor(handle, bytes);
+                }
+            }
         }
     }
 }
@@ -177,6 +280,7 @@ mod tests {
     fn typed_tags_have_the_typed_bit_and_differ_between_types() {
         assert!(typed_tag::<u64>().is_typed());
         assert_ne!(typed_tag::<u64>(), typed_tag::<u32>());
+        assert_ne!(typed_tag::<u64>(), typed_tag::<[u64]>());
         assert_eq!(typed_tag::<String>(), typed_tag::<String>());
     }
 
@@ -194,26 +298,34 @@ mod tests {
         // SAFETY: one initialized byte.
         unsafe {
             d.run(
-                ObjectHandle::from_raw_parts(0, 0, 0, 0),
-                TypeTag(3),
+                ObjectHandle::from_raw_parts(0, 0, 0, 1),
+                3,
                 byte.as_mut_ptr(),
                 1,
             )
         };
         assert_eq!(byte, [2], "the second registration replaced the first");
-        assert!(d.has_destructor(TypeTag(3)));
-        assert!(!d.has_destructor(TypeTag(4)));
+        assert!(d.has_destructor(3));
+        assert!(!d.has_destructor(4));
     }
 
     #[test]
-    fn typed_claims_register_drop_glue_only_when_needed() {
+    fn types_get_dense_indices_and_drop_glue_only_when_needed() {
         let mut d = Destructors::default();
-        let tag = d.claim_typed::<u64>().unwrap();
-        assert!(!d.has_destructor(tag));
+        let word = d.claim::<u64>().unwrap();
+        assert_eq!(Destructors::type_index(word), Some(0));
+        assert!(!d.has_destructor(word));
         assert!(d.is_empty());
-        let tag = d.claim_typed::<String>().unwrap();
-        assert!(d.has_destructor(tag));
-        assert!(d.is_claimed_by::<String>(tag));
-        assert!(!d.is_claimed_by::<u64>(tag));
+        let text = d.claim::<String>().unwrap();
+        assert_eq!(Destructors::type_index(text), Some(1));
+        assert_eq!(d.claim::<String>().unwrap(), text, "claimed once");
+        assert!(d.has_destructor(text));
+        assert!(d.is::<String>(text));
+        assert!(!d.is::<u64>(text));
+        assert!(!d.is::<String>(5), "a raw tag is no type");
+        assert_eq!(d.public_tag(text), typed_tag::<String>());
+        let slice = d.claim_slice::<String>().unwrap();
+        assert!(d.is::<[String]>(slice));
+        assert_eq!(d.public_tag(slice), typed_tag::<[String]>());
     }
 }

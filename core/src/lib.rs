@@ -92,29 +92,30 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
-mod alias;
-mod arena;
+mod arith;
+mod block;
 mod config;
 mod destructor;
 mod error;
-mod ghost;
+mod forwarding;
 mod handle;
 mod invariants;
 mod pool;
 mod region;
 mod registry;
+mod size_class;
 mod slot_table;
-mod sparse_set;
 
 pub use config::{
-    RegistryBuilder, DEFAULT_ARENA_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE, MIN_ARENA_BLOCK_SIZE,
+    RegistryBuilder, DEFAULT_ARENA_BLOCK_SIZE, DEFAULT_BLOCK_CACHE_BYTES, FIRST_BLOCK_SIZE,
+    MAX_ARENA_BLOCK_SIZE, MIN_ARENA_BLOCK_SIZE,
 };
 pub use destructor::{typed_tag, Destructor};
 pub use error::{Count, Error, ErrorKind, Found, Result};
 pub use handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle, MAX_GENERATION};
 pub use invariants::InvariantViolations;
-pub use pool::{INLINE_ALIGN, INLINE_SIZE};
-pub use registry::Registry;
+pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};
+pub use registry::{MemoryUsage, Registry};
 
 /// The largest object size, in bytes.
 pub const MAX_OBJECT_SIZE: usize = (1 << 31) - 1;

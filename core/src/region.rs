@@ -2,48 +2,84 @@
 
 use alloc::vec::Vec;
 
-use crate::ghost::NO_HOST_LIST;
-use crate::pool::Pool;
+use crate::block::system_free;
+use crate::pool::{Pool, DEDICATED_PAGE};
 use crate::slot_table::SlotTable;
 
 /// The parent id of the root.
 pub(crate) const NO_PARENT: u32 = u32::MAX;
 
-/// A live region.
-#[derive(Debug)]
+/// A region: live, or the recycled tables of a dead one waiting for the
+/// next region to take its id.
+#[derive(Debug, Default)]
+#[repr(C)]
 pub(crate) struct Region {
+    /// Slot records (first: `get` reads them right after the region's stamp).
+    pub slots: SlotTable,
+    /// Pages and the pools that carve them.
+    pub pool: Pool,
+    /// Ids of the live child regions, in no particular order.
+    pub children: Vec<u32>,
     /// Id of the parent region (always live: a dying region's children are
     /// reparented first), or `NO_PARENT` for the root.
     pub parent: u32,
-    /// References held by users; the region dies when it reaches 0. The root's is 0 and unused.
+    /// References held by users; the region dies when it reaches 0. The
+    /// root's is 0 and unused.
     pub refcount: u32,
-    /// Ids of the live child regions, in no particular order.
-    pub children: Vec<u32>,
     /// This region's position in its parent's `children`.
     pub index_in_parent: u32,
-    /// Slot records; live slots are parallel to `pool`'s entries.
-    pub slots: SlotTable,
-    /// Entries and the memory behind them.
-    pub pool: Pool,
-    /// The host list of the ghost tables this region hosts, or `NO_HOST_LIST`.
-    pub ghost_host: u32,
-    /// Number of live objects with a strong count above 0 (the ones that
-    /// survive this region's death), so that a death with none skips the scan.
+    /// Live objects with a strong count above 0 (they survive this
+    /// region's death), so that a death with none skips the scan.
     pub strong_objects: u32,
+    /// Live objects with a forwarding node (they moved here).
+    pub moved_objects: u32,
 }
 
 impl Region {
-    /// A fresh region with refcount 1.
-    pub fn new(parent: u32, index_in_parent: u32, block_size: u32) -> Self {
-        Region {
-            parent,
-            refcount: 1,
-            children: Vec::new(),
-            index_in_parent,
-            slots: SlotTable::default(),
-            pool: Pool::new(block_size),
-            ghost_host: NO_HOST_LIST,
-            strong_objects: 0,
+    /// Makes these (empty) tables a fresh region with refcount 1.
+    pub fn start(&mut self, parent: u32, index_in_parent: u32) {
+        debug_assert_eq!(self.slots.len(), 0);
+        self.parent = parent;
+        self.refcount = 1;
+        self.index_in_parent = index_in_parent;
+        self.strong_objects = 0;
+        self.moved_objects = 0;
+    }
+
+    /// Bytes of memory the region's tables hold (not its pages).
+    pub fn table_bytes(&self) -> usize {
+        self.slots.table_bytes() + self.pool.table_bytes() + self.children.capacity() * 4
+    }
+
+    /// Gives the tables' capacity back (the region is dead and empty).
+    pub fn shrink(&mut self) {
+        self.slots.shrink();
+        self.pool.shrink();
+        self.children = Vec::new();
+    }
+
+    /// Frees the dedicated allocations of the live objects.
+    pub fn free_dedicated(&mut self) {
+        if self.pool.dedicated == 0 {
+            return;
         }
+        for (slot, record) in self.slots.live() {
+            if let Some(heap) = record.heap().filter(|heap| heap.page == DEDICATED_PAGE) {
+                let align = self.slots.aux(slot).align();
+                let layout = core::alloc::Layout::from_size_align(record.size(), align)
+                    .expect("a live object's layout is valid");
+                // SAFETY: the object owns its dedicated allocation, made with
+                // this layout; its region is being torn down, so the object
+                // is never read again.
+                unsafe { system_free(heap.data, layout) };
+                self.pool.dedicated -= 1;
+            }
+        }
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        self.free_dedicated();
     }
 }

@@ -1,49 +1,266 @@
-//! The slot table: the indirection between object handles and pool entries.
+//! The slot table: one record per object slot of a region.
 //!
-//! Each slot record has a generation and a state. A handle
-//! `(slot, generation)` names the record's current occupant only while the
-//! generations match. Live slots are kept in a [`SparseSet`] whose packed
-//! order is exactly the order of the pool's entries.
+//! A handle `(slot, generation)` names the object in record `slot` while the
+//! generations match. Records hold everything `get` needs in 32 bytes (one
+//! half of a cache line): the generation, the size, the tag, and a 16-byte
+//! cell with either the object's bytes (inline objects) or the address and
+//! page of its heap storage. The counts and the alignment, which `get` never
+//! reads, live in a parallel array of 12-byte [`Aux`] entries.
+//!
+//! **Generations.** A live record has an *odd* generation; a vacant one an
+//! even generation. Issued handles always carry odd generations, so one
+//! comparison checks both "same occupant" and "occupied" (slotmap's
+//! parity trick). Vacating bumps the generation by one, so a stale handle is
+//! recognised as stale by its record; the next occupant gets the next odd
+//! generation. A slot whose generation would pass
+//! [`MAX_GENERATION`](crate::MAX_GENERATION) retires for good.
+//!
+//! **Vacant records** say why in their tag: free (the cell links the free
+//! list), forwarded (the object moved; the cell names its forwarding node,
+//! and the generation is the old occupant's plus one), or retired.
 
+use alloc::string::String;
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 
 use crate::error::{Error, Result};
-use crate::handle::{next_generation, ObjectHandle};
-use crate::sparse_set::{Removal, SparseSet};
+use crate::handle::MAX_GENERATION;
+use crate::pool::HeapRef;
 
 /// Marks the end of the free list.
 const NO_SLOT: u32 = u32::MAX;
+/// `Record::size` bit: the bytes are at `cell.heap`, not in the cell.
+const HEAP: u32 = 1 << 31;
+/// The generation of a slot's first occupant.
+const FIRST_GENERATION: u32 = 1;
 
-/// What a slot holds.
+const _: () = assert!(MAX_GENERATION % 2 == 1, "live generations are odd");
+
+/// Why a vacant record is vacant (kept in its `tag`).
+const VACANT_FREE: u64 = 0;
+const VACANT_FORWARDED: u64 = 1;
+const VACANT_RETIRED: u64 = 2;
+
+/// `Aux::info` bits 0..4: log2 of the alignment.
+const ALIGN_MASK: u32 = 0xf;
+/// `Aux::info` bit: the object has a forwarding node (it moved at least once).
+const MOVED: u32 = 1 << 4;
+
+/// An object's bytes (inline), or where they are (heap), or a vacant
+/// record's link.
+#[derive(Clone, Copy)]
+#[repr(C, align(16))]
+pub(crate) union Cell {
+    /// The bytes of an inline object; aligned to 16.
+    inline: [MaybeUninit<u8>; 16],
+    /// Heap objects: where the bytes are.
+    heap: HeapRef,
+    /// Free records: the next free slot. Forwarded records: the node.
+    link: u32,
+}
+
+impl Cell {
+    /// A cell for an inline object, zeroed (the caller writes the bytes).
+    pub fn inline() -> Self {
+        Cell {
+            inline: [MaybeUninit::new(0); 16],
+        }
+    }
+
+    /// A cell naming heap storage.
+    pub fn heap(heap: HeapRef) -> Self {
+        Cell { heap }
+    }
+}
+
+/// One slot: exactly what `get` reads.
+#[repr(C, align(32))]
+pub(crate) struct Record {
+    cell: Cell,
+    /// Odd while live; see the module documentation.
+    pub generation: u32,
+    /// Live: the size (bits 0..31, `<= MAX_OBJECT_SIZE`) and the `HEAP` bit.
+    size: u32,
+    /// Live: the raw tag, or `TypeTag::TYPED_BIT | type index`.
+    /// Vacant: why (`VACANT_*`).
+    pub tag: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<Record>() == 32);
+const _: () = assert!(core::mem::size_of::<Cell>() == 16);
+
+// SAFETY: a record either owns its bytes (inline) or names storage in its
+// region's pool; objects of a Rust type are only stored when it is `Send`.
+unsafe impl Send for Record {}
+
+/// The rest of a live object's metadata.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Aux {
+    /// External strong references.
+    pub strong: u32,
+    /// Weak references.
+    pub weak: u32,
+    /// log2 of the alignment, and the `MOVED` flag.
+    info: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<Aux>() == 12);
+
+impl Aux {
+    /// Metadata of a new object aligned to `align`.
+    pub fn new(align: usize) -> Self {
+        Aux {
+            strong: 0,
+            weak: 0,
+            info: align.trailing_zeros(),
+        }
+    }
+
+    /// The alignment in bytes.
+    pub fn align(&self) -> usize {
+        1 << (self.info & ALIGN_MASK)
+    }
+
+    /// Whether the object has a forwarding node.
+    #[inline]
+    pub fn moved(&self) -> bool {
+        self.info & MOVED != 0
+    }
+
+    /// Records that the object has a forwarding node.
+    pub fn set_moved(&mut self) {
+        self.info |= MOVED;
+    }
+}
+
+/// What a record holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SlotState {
-    /// A live object, at the slot's position in the live set.
+pub(crate) enum Occupant {
     Live,
-    /// The object moved; this record forwards to a newer handle of it.
-    Forwarded(ObjectHandle),
-    /// Free; the next free slot (or `NO_SLOT`).
-    Free { next: u32 },
-    /// The generation reached `MAX_GENERATION`; the slot is never used again.
+    Free,
+    /// Forwarded to this node.
+    Forwarded(u32),
     Retired,
 }
 
-/// One slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SlotRecord {
-    /// The generation handles to the current (or last) occupant carry.
-    pub generation: u32,
-    pub state: SlotState,
+impl Record {
+    /// Whether the record holds a live object.
+    #[inline]
+    pub fn is_live(&self) -> bool {
+        self.generation & 1 == 1
+    }
+
+    /// What the record holds.
+    pub fn occupant(&self) -> Occupant {
+        if self.is_live() {
+            return Occupant::Live;
+        }
+        match self.tag {
+            // SAFETY: forwarded records keep their node in `link`.
+            VACANT_FORWARDED => Occupant::Forwarded(unsafe { self.cell.link }),
+            VACANT_RETIRED => Occupant::Retired,
+            _ => Occupant::Free,
+        }
+    }
+
+    /// Size in bytes of a live object.
+    #[inline]
+    pub fn size(&self) -> usize {
+        (self.size & !HEAP) as usize
+    }
+
+    /// The heap storage of a live heap object; `None` for inline objects.
+    #[inline]
+    pub fn heap(&self) -> Option<HeapRef> {
+        if self.size & HEAP == 0 {
+            return None;
+        }
+        // SAFETY: the `HEAP` bit says `heap` is the active field.
+        Some(unsafe { self.cell.heap })
+    }
+
+    /// Points a live heap object at new storage (compaction).
+    pub fn set_heap(&mut self, heap: HeapRef) {
+        debug_assert!(self.size & HEAP != 0);
+        self.cell.heap = heap;
+    }
+
+    /// Address of a live object's first byte.
+    #[inline]
+    pub fn data(&self) -> *const u8 {
+        match self.heap() {
+            Some(heap) => heap.data.as_ptr(),
+            // SAFETY: taking the address of a union field reads nothing.
+            None => unsafe { self.cell.inline.as_ptr().cast() },
+        }
+    }
+
+    /// Mutable address of a live object's first byte.
+    #[inline]
+    pub fn data_mut(&mut self) -> *mut u8 {
+        match self.heap() {
+            Some(heap) => heap.data.as_ptr(),
+            // SAFETY: as in `data`.
+            None => unsafe { self.cell.inline.as_mut_ptr().cast() },
+        }
+    }
+
+    /// The cell, to move the object elsewhere.
+    pub fn cell(&self) -> Cell {
+        self.cell
+    }
+
+    /// The object's bytes.
+    ///
+    /// # Safety
+    /// The record must be live and all its bytes initialized (raw objects).
+    #[inline]
+    pub unsafe fn bytes(&self) -> &[u8] {
+        // SAFETY: a live record's data points at `size` bytes it owns, which
+        // the caller guarantees are initialized.
+        unsafe { core::slice::from_raw_parts(self.data(), self.size()) }
+    }
+
+    /// The object's bytes, mutably.
+    ///
+    /// # Safety
+    /// As for [`Record::bytes`]; any bytes may be written (raw objects only).
+    #[inline]
+    pub unsafe fn bytes_mut(&mut self) -> &mut [u8] {
+        let size = self.size();
+        // SAFETY: as in `bytes`; `&mut self` makes the access exclusive.
+        unsafe { core::slice::from_raw_parts_mut(self.data_mut(), size) }
+    }
 }
 
-/// Slot records plus the live set.
+impl core::fmt::Debug for Record {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mut out = f.debug_struct("Record");
+        out.field("generation", &self.generation);
+        match self.occupant() {
+            Occupant::Live => out
+                .field("size", &self.size())
+                .field("tag", &self.tag)
+                .field("heap", &self.heap()),
+            other => out.field("vacant", &other),
+        };
+        out.finish()
+    }
+}
+
+/// The records of a region, the aux array parallel to them, and the free list.
 #[derive(Debug)]
 pub(crate) struct SlotTable {
-    records: Vec<SlotRecord>,
-    /// Head of the free list threaded through `SlotState::Free`.
+    records: Vec<Record>,
+    /// `aux[slot]` belongs to `records[slot]`; meaningful while live.
+    aux: Vec<Aux>,
+    /// Head of the free list threaded through free records.
     free_head: u32,
-    /// Live slots, in pool order.
-    live: SparseSet,
-    /// Number of records in state `Forwarded`.
+    /// Records on the free list.
+    free: u32,
+    /// Live records.
+    live: u32,
+    /// Forwarded records.
     forwarded: u32,
 }
 
@@ -51,8 +268,10 @@ impl Default for SlotTable {
     fn default() -> Self {
         SlotTable {
             records: Vec::new(),
+            aux: Vec::new(),
             free_head: NO_SLOT,
-            live: SparseSet::default(),
+            free: 0,
+            live: 0,
             forwarded: 0,
         }
     }
@@ -61,212 +280,265 @@ impl Default for SlotTable {
 impl SlotTable {
     /// The record of `slot`, if it exists.
     #[inline]
-    pub fn record(&self, slot: u32) -> Option<&SlotRecord> {
+    pub fn record(&self, slot: u32) -> Option<&Record> {
         self.records.get(slot as usize)
     }
 
-    /// The record of `slot`, mutably.
-    pub fn record_mut(&mut self, slot: u32) -> Option<&mut SlotRecord> {
-        self.records.get_mut(slot as usize)
-    }
-
-    /// Every record, indexed by slot id.
-    pub fn records(&self) -> &[SlotRecord] {
-        &self.records
-    }
-
-    /// The position of a live slot in the pool.
+    /// The record of `slot`, which exists.
     #[inline]
-    pub fn position(&self, slot: u32) -> Option<u32> {
-        self.live.position(slot)
+    pub fn record_mut(&mut self, slot: u32) -> &mut Record {
+        &mut self.records[slot as usize]
     }
 
-    /// The position of a slot whose record says `Live`.
+    /// The aux entry of live `slot`.
     #[inline]
-    pub fn live_position(&self, slot: u32) -> u32 {
-        self.live.position_of_member(slot)
+    pub fn aux(&self, slot: u32) -> &Aux {
+        &self.aux[slot as usize]
     }
 
-    /// The live slots, in pool order.
-    pub fn live_slots(&self) -> &[u32] {
-        self.live.members()
+    /// The aux entry of live `slot`, mutably.
+    #[inline]
+    pub fn aux_mut(&mut self, slot: u32) -> &mut Aux {
+        &mut self.aux[slot as usize]
     }
 
-    /// Number of live slots.
+    /// Number of records (slot ids issued in this incarnation).
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Number of live objects.
+    #[inline]
     pub fn live_len(&self) -> usize {
-        self.live.len()
+        self.live as usize
     }
 
-    /// Makes room for `additional` allocations, so that `allocate` cannot fail
-    /// for lack of memory.
-    #[inline]
-    pub fn try_reserve(&mut self, additional: usize) -> Result<()> {
-        let oom = |_| Error::OutOfMemory {
-            requested: additional * core::mem::size_of::<SlotRecord>(),
-        };
-        self.records.try_reserve(additional).map_err(oom)?;
-        let bound = self.records.len() + additional;
-        self.live.try_reserve(bound, additional).map_err(oom)
+    /// Number of forwarded records.
+    pub fn forwarded_len(&self) -> usize {
+        self.forwarded as usize
     }
 
-    /// Takes a free slot (or a new one) for a live object; returns
-    /// `(slot, generation)`. The object's position is the last one.
-    #[inline]
-    pub fn allocate(&mut self) -> Result<(u32, u32)> {
-        let slot = if self.free_head != NO_SLOT {
-            let slot = self.free_head;
-            let record = &mut self.records[slot as usize];
-            let SlotState::Free { next } = record.state else {
-                unreachable!("free list reaches slot {slot} in state {:?}", record.state)
-            };
-            self.free_head = next;
-            record.state = SlotState::Live;
-            slot
-        } else {
-            let slot = u32::try_from(self.records.len())
-                .ok()
-                .filter(|&slot| slot != NO_SLOT)
-                .ok_or(Error::IdSpaceExhausted)?;
-            self.records.push(SlotRecord {
-                generation: 0,
-                state: SlotState::Live,
-            });
-            slot
-        };
-        self.live.insert(slot);
-        Ok((slot, self.records[slot as usize].generation))
-    }
-
-    /// Frees a live slot: bumps its generation (or retires it) and returns how
-    /// the live set moved, for the pool to do the same.
-    #[inline]
-    pub fn release(&mut self, slot: u32) -> Removal {
-        let removal = self.live.remove(slot).expect("released slot is live");
-        self.vacate(slot);
-        removal
-    }
-
-    /// Bumps `slot`'s generation and puts it on the free list, or retires it
-    /// at the last generation.
-    fn vacate(&mut self, slot: u32) {
-        let record = &mut self.records[slot as usize];
-        match next_generation(record.generation) {
-            Some(generation) => {
-                record.generation = generation;
-                record.state = SlotState::Free {
-                    next: self.free_head,
-                };
-                self.free_head = slot;
-            }
-            None => record.state = SlotState::Retired,
-        }
-    }
-
-    /// Turns a live slot into a forwarding record to `target`, keeping its
-    /// generation so that old handles still match it.
-    pub fn forward(&mut self, slot: u32, target: ObjectHandle) -> Removal {
-        let removal = self.live.remove(slot).expect("forwarded slot is live");
-        self.records[slot as usize].state = SlotState::Forwarded(target);
-        self.forwarded += 1;
-        removal
-    }
-
-    /// Frees a forwarding record whose object is gone: bumps the generation
-    /// (or retires the slot) and puts it on the free list.
-    pub fn release_forwarded(&mut self, slot: u32) {
-        debug_assert!(matches!(
-            self.records[slot as usize].state,
-            SlotState::Forwarded(_)
-        ));
-        self.forwarded -= 1;
-        self.vacate(slot);
-    }
-
-    /// Number of forwarding records.
-    pub fn forwarded_len(&self) -> u32 {
-        self.forwarded
-    }
-
-    /// Whether `count` more slots can be allocated without running out of ids.
-    pub fn has_ids_for(&self, count: usize) -> bool {
-        if self.records.len().saturating_add(count) < NO_SLOT as usize {
-            return true;
-        }
-        let free =
-            self.records.len() - self.live.len() - self.forwarded as usize - self.retired_len();
-        count <= free || self.records.len() + (count - free) < NO_SLOT as usize
-    }
-
-    fn retired_len(&self) -> usize {
-        // Retirement is rare; counting on demand keeps the hot paths lean.
+    /// The live slots with their records, in slot order.
+    pub fn live(&self) -> impl Iterator<Item = (u32, &Record)> + '_ {
         self.records
             .iter()
-            .filter(|r| r.state == SlotState::Retired)
-            .count()
+            .enumerate()
+            .filter(|(_, record)| record.is_live())
+            .map(|(slot, record)| (slot as u32, record))
     }
 
-    /// Checks the live set, the free list and that every `Live` record is in
-    /// the live set and nothing else is.
-    pub fn check(&self, problems: &mut Vec<alloc::string::String>) {
-        use alloc::format;
-        if let Err(problem) = self.live.check() {
-            problems.push(problem);
+    /// Every record with its slot.
+    pub fn records(&self) -> impl Iterator<Item = (u32, &Record)> + '_ {
+        self.records
+            .iter()
+            .enumerate()
+            .map(|(slot, record)| (slot as u32, record))
+    }
+
+    /// Bytes of memory the table holds.
+    pub fn table_bytes(&self) -> usize {
+        self.records.capacity() * core::mem::size_of::<Record>()
+            + self.aux.capacity() * core::mem::size_of::<Aux>()
+    }
+
+    /// Whether `count` more objects fit without growing the table.
+    #[inline]
+    pub fn has_room_for(&self, count: usize) -> bool {
+        let spare = self.records.capacity().min(self.aux.capacity()) - self.records.len();
+        count <= self.free as usize + spare
+    }
+
+    /// Makes room so that `count` calls to [`occupy`](Self::occupy) cannot
+    /// fail or allocate.
+    #[inline]
+    pub fn reserve(&mut self, count: usize) -> Result<()> {
+        let new = count.saturating_sub(self.free as usize);
+        if new == 0 {
+            return Ok(());
         }
-        let mut live = 0;
-        for (slot, record) in self.records.iter().enumerate() {
-            let is_live = record.state == SlotState::Live;
-            live += usize::from(is_live);
-            if is_live != self.live.contains(slot as u32) {
-                problems.push(format!(
-                    "slot {slot} is {:?} but live-set membership says {}",
-                    record.state, !is_live
-                ));
+        if self.records.len().saturating_add(new) >= NO_SLOT as usize {
+            return Err(Error::IdSpaceExhausted);
+        }
+        if self.records.capacity().min(self.aux.capacity()) - self.records.len() < new {
+            self.grow(new)?;
+        }
+        Ok(())
+    }
+
+    #[cold]
+    fn grow(&mut self, new: usize) -> Result<()> {
+        let oom = |_| Error::OutOfMemory {
+            requested: new * (core::mem::size_of::<Record>() + core::mem::size_of::<Aux>()),
+        };
+        self.records.try_reserve(new).map_err(oom)?;
+        self.aux.try_reserve(new).map_err(oom)
+    }
+
+    /// Puts a new live object in a free slot (or a new one; room must have
+    /// been reserved) and returns `(slot, generation)`.
+    #[inline]
+    pub fn occupy(
+        &mut self,
+        size: usize,
+        heap: bool,
+        tag: u64,
+        cell: Cell,
+        aux: Aux,
+    ) -> (u32, u32) {
+        let size = size as u32 | if heap { HEAP } else { 0 };
+        self.live += 1;
+        if self.free_head != NO_SLOT {
+            let slot = self.free_head;
+            let record = &mut self.records[slot as usize];
+            debug_assert_eq!(record.occupant(), Occupant::Free);
+            // SAFETY: free records keep the next free slot in `link`.
+            self.free_head = unsafe { record.cell.link };
+            self.free -= 1;
+            let generation = record.generation + 1;
+            *record = Record {
+                cell,
+                generation,
+                size,
+                tag,
+            };
+            self.aux[slot as usize] = aux;
+            return (slot, generation);
+        }
+        let slot = self.records.len() as u32;
+        self.records.push(Record {
+            cell,
+            generation: FIRST_GENERATION,
+            size,
+            tag,
+        });
+        self.aux.push(aux);
+        (slot, FIRST_GENERATION)
+    }
+
+    /// Makes live `slot` vacant: free, or retired at the last generation.
+    #[inline]
+    pub fn vacate(&mut self, slot: u32) {
+        self.live -= 1;
+        let record = &mut self.records[slot as usize];
+        debug_assert!(record.is_live());
+        let last = record.generation == MAX_GENERATION;
+        record.generation = record.generation.wrapping_add(1);
+        self.put_vacant(slot, last);
+    }
+
+    /// Files vacant `slot` as free, or as retired if its occupant had the
+    /// last generation.
+    fn put_vacant(&mut self, slot: u32, last: bool) {
+        let record = &mut self.records[slot as usize];
+        record.size = 0;
+        if last {
+            record.tag = VACANT_RETIRED;
+        } else {
+            record.tag = VACANT_FREE;
+            record.cell.link = self.free_head;
+            self.free_head = slot;
+            self.free += 1;
+        }
+    }
+
+    /// Makes live `slot` a forwarding record to `node`; handles to the old
+    /// occupant still match it (its generation plus one).
+    pub fn forward(&mut self, slot: u32, node: u32) {
+        self.live -= 1;
+        self.forwarded += 1;
+        let record = &mut self.records[slot as usize];
+        debug_assert!(record.is_live());
+        record.generation = record.generation.wrapping_add(1);
+        record.size = 0;
+        record.tag = VACANT_FORWARDED;
+        record.cell.link = node;
+    }
+
+    /// Frees forwarded `slot` (its object is gone).
+    pub fn release_forwarded(&mut self, slot: u32) {
+        debug_assert!(matches!(
+            self.records[slot as usize].occupant(),
+            Occupant::Forwarded(_)
+        ));
+        self.forwarded -= 1;
+        let last = self.records[slot as usize].generation.wrapping_sub(1) == MAX_GENERATION;
+        self.put_vacant(slot, last);
+    }
+
+    /// Empties the table, keeping its capacity (the region died).
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.aux.clear();
+        self.free_head = NO_SLOT;
+        self.free = 0;
+        self.live = 0;
+        self.forwarded = 0;
+    }
+
+    /// Gives the capacity back (the table must be empty).
+    pub fn shrink(&mut self) {
+        debug_assert!(self.records.is_empty());
+        self.records = Vec::new();
+        self.aux = Vec::new();
+    }
+
+    /// Checks the counts, the free list and that live generations are odd.
+    pub fn check(&self, problems: &mut Vec<String>) {
+        let (mut live, mut free, mut forwarded) = (0, 0, 0);
+        for (slot, record) in self.records() {
+            match record.occupant() {
+                Occupant::Live => {
+                    live += 1;
+                    let align = self.aux[slot as usize].align();
+                    if record.size() > crate::MAX_OBJECT_SIZE
+                        || align > crate::MAX_ALIGN
+                        || record.data() as usize % align != 0
+                    {
+                        problems.push(alloc::format!(
+                            "slot {slot}: {record:?} breaks the layout rules"
+                        ));
+                    }
+                    let inline =
+                        record.size() <= crate::INLINE_SIZE && align <= crate::INLINE_ALIGN;
+                    if inline == record.heap().is_some() {
+                        problems.push(alloc::format!("slot {slot}: {record:?} is placed wrongly"));
+                    }
+                }
+                Occupant::Free => free += 1,
+                Occupant::Forwarded(_) => forwarded += 1,
+                Occupant::Retired => {}
             }
         }
-        let forwarded = self
-            .records
-            .iter()
-            .filter(|r| matches!(r.state, SlotState::Forwarded(_)))
-            .count();
-        if forwarded != self.forwarded as usize {
-            problems.push(format!(
-                "{forwarded} forwarding records but the count says {}",
+        if (live, free, forwarded) != (self.live, self.free, self.forwarded) {
+            problems.push(alloc::format!(
+                "{live} live, {free} free, {forwarded} forwarded records; the counts say {}, {}, {}",
+                self.live,
+                self.free,
                 self.forwarded
             ));
         }
-        if live != self.live.len() {
-            problems.push(format!(
-                "{live} live records but {} live-set members",
-                self.live.len()
-            ));
-        }
-        let mut free = 0;
+        let mut listed = 0;
         let mut cursor = self.free_head;
         while cursor != NO_SLOT {
-            free += 1;
-            if free > self.records.len() {
-                problems.push("the free list has a cycle".into());
-                break;
-            }
-            match self.records.get(cursor as usize).map(|r| r.state) {
-                Some(SlotState::Free { next }) => cursor = next,
-                other => {
-                    problems.push(format!(
-                        "free list reaches slot {cursor} in state {other:?}"
+            match self.records.get(cursor as usize) {
+                Some(record) if record.occupant() == Occupant::Free && listed < free => {
+                    listed += 1;
+                    // SAFETY: free records keep the next free slot in `link`.
+                    cursor = unsafe { record.cell.link };
+                }
+                _ => {
+                    problems.push(alloc::format!(
+                        "the free list reaches slot {cursor} wrongly"
                     ));
-                    break;
+                    return;
                 }
             }
         }
-        let free_records = self
-            .records
-            .iter()
-            .filter(|r| matches!(r.state, SlotState::Free { .. }))
-            .count();
-        if free <= self.records.len() && free != free_records {
-            problems.push(format!(
-                "{free_records} free records but {free} on the free list"
-            ));
+        if listed != free {
+            problems.push(alloc::format!("{free} free records but {listed} listed"));
+        }
+        if self.aux.len() != self.records.len() {
+            problems.push("the aux array is not parallel to the records".into());
         }
     }
 }
@@ -274,13 +546,12 @@ impl SlotTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handle::MAX_GENERATION;
 
     fn table_with(n: usize) -> SlotTable {
         let mut table = SlotTable::default();
-        table.try_reserve(n).unwrap();
+        table.reserve(n).unwrap();
         for _ in 0..n {
-            table.allocate().unwrap();
+            table.occupy(4, false, 7, Cell::inline(), Aux::new(4));
         }
         table
     }
@@ -292,17 +563,18 @@ mod tests {
     }
 
     #[test]
-    fn release_bumps_the_generation_and_reuse_hands_it_out() {
+    fn vacating_makes_the_generation_even_and_reuse_makes_it_odd_again() {
         let mut table = table_with(2);
-        assert_eq!(table.record(0).unwrap().generation, 0);
-        table.release(0);
         assert_eq!(table.record(0).unwrap().generation, 1);
-        assert!(table.position(0).is_none());
-        table.try_reserve(1).unwrap();
+        table.vacate(0);
+        assert_eq!(table.record(0).unwrap().generation, 2);
+        assert_eq!(table.record(0).unwrap().occupant(), Occupant::Free);
+        table.reserve(1).unwrap();
+        let (slot, generation) = table.occupy(1, false, 3, Cell::inline(), Aux::new(1));
         assert_eq!(
-            table.allocate().unwrap(),
-            (0, 1),
-            "slot 0 is recycled with generation 1"
+            (slot, generation),
+            (0, 3),
+            "slot 0 is recycled with generation 3"
         );
         check(&table);
     }
@@ -310,16 +582,13 @@ mod tests {
     #[test]
     fn free_slots_are_recycled_last_in_first_out() {
         let mut table = table_with(4);
-        table.release(1);
-        table.release(3);
-        table.try_reserve(3).unwrap();
-        assert_eq!(table.allocate().unwrap().0, 3);
-        assert_eq!(table.allocate().unwrap().0, 1);
-        assert_eq!(
-            table.allocate().unwrap().0,
-            4,
-            "a new slot once the free list is empty"
-        );
+        table.vacate(1);
+        table.vacate(3);
+        table.reserve(3).unwrap();
+        let mut occupy = || table.occupy(1, false, 0, Cell::inline(), Aux::new(1)).0;
+        assert_eq!(occupy(), 3);
+        assert_eq!(occupy(), 1);
+        assert_eq!(occupy(), 4, "a new slot once the free list is empty");
         check(&table);
     }
 
@@ -327,28 +596,38 @@ mod tests {
     fn a_slot_retires_at_the_last_generation() {
         let mut table = table_with(1);
         table.records[0].generation = MAX_GENERATION;
-        table.release(0);
-        assert_eq!(table.record(0).unwrap().state, SlotState::Retired);
-        table.try_reserve(1).unwrap();
+        table.vacate(0);
+        assert_eq!(table.record(0).unwrap().occupant(), Occupant::Retired);
+        table.reserve(1).unwrap();
         assert_eq!(
-            table.allocate().unwrap(),
-            (1, 0),
+            table.occupy(1, false, 0, Cell::inline(), Aux::new(1)),
+            (1, 1),
             "the retired slot is never handed out"
         );
         check(&table);
     }
 
     #[test]
-    fn forwarding_keeps_the_generation_and_leaves_the_live_set() {
+    fn forwarding_keeps_old_handles_recognisable_until_released() {
         let mut table = table_with(3);
-        let target = ObjectHandle::from_raw_parts(9, 1, 4, 2);
-        let removal = table.forward(0, target);
-        assert_eq!(removal.position, 0);
-        assert_eq!(removal.moved, Some(2));
-        assert_eq!(table.record(0).unwrap().generation, 0);
-        assert_eq!(table.record(0).unwrap().state, SlotState::Forwarded(target));
-        assert_eq!(table.position(2), Some(0));
-        assert_eq!(table.live_slots(), &[2, 1]);
+        table.forward(0, 42);
+        let record = table.record(0).unwrap();
+        assert_eq!(record.generation, 2, "old handles carry 1");
+        assert_eq!(record.occupant(), Occupant::Forwarded(42));
+        assert_eq!(
+            table.live().map(|(slot, _)| slot).collect::<Vec<_>>(),
+            [1, 2]
+        );
         check(&table);
+        table.release_forwarded(0);
+        assert_eq!(table.record(0).unwrap().occupant(), Occupant::Free);
+        check(&table);
+    }
+
+    #[test]
+    fn records_are_half_a_cache_line() {
+        assert_eq!(core::mem::size_of::<Record>(), 32);
+        assert_eq!(core::mem::align_of::<Record>(), 32);
+        assert_eq!(core::mem::size_of::<Aux>(), 12);
     }
 }

@@ -32,17 +32,13 @@ fn one_object_promoted_through_10_000_region_deaths_still_resolves() {
     let home = reg.resolve(original).unwrap();
     let first = reg.forwarding_hops() - before;
     assert_eq!(
-        first, deaths as u64,
-        "the first resolution walks one record per death"
+        first, 1,
+        "every old handle leads to the object's node through one record"
     );
 
     let before = reg.forwarding_hops();
     assert_eq!(reg.resolve(original).unwrap(), home);
-    let second = reg.forwarding_hops() - before;
-    assert!(
-        second <= 1,
-        "after compression the chain is one record, walked {second}"
-    );
+    assert_eq!(reg.forwarding_hops() - before, 1, "still one record");
     assert_eq!(reg.get(home).unwrap(), &contents[..]);
     assert_consistent(&reg);
     reg.free(home).unwrap();
@@ -55,7 +51,7 @@ fn one_object_promoted_through_10_000_region_deaths_still_resolves() {
 }
 
 #[test]
-fn every_handle_on_a_chain_is_compressed_by_one_resolution() {
+fn every_handle_of_a_moved_object_resolves_through_one_record() {
     let mut reg = Registry::new();
     let regions: Vec<RegionHandle> = (0..6)
         .map(|_| reg.create_region(reg.root()).unwrap())
@@ -66,9 +62,8 @@ fn every_handle_on_a_chain_is_compressed_by_one_resolution() {
         handles.push(next);
     }
     let home = *handles.last().unwrap();
-    // Manual promotions record a forward in the old home, so handles[0]'s
-    // chain is 5 records; once resolved, every record on it points at home.
-    assert_eq!(reg.resolve(handles[0]).unwrap(), home);
+    // Each manual promotion left a forwarding slot in the old home; every
+    // one of them names the object's node, which holds its home.
     for &handle in &handles[..handles.len() - 1] {
         let before = reg.forwarding_hops();
         assert_eq!(reg.resolve(handle).unwrap(), home);
@@ -153,7 +148,6 @@ fn a_ghost_table_is_freed_when_the_objects_it_forwards_to_are_destroyed() {
     reg.retain(second).unwrap();
     reg.release_region(dying).unwrap();
     assert_eq!(reg.ghost_table_count(), 1);
-    assert_eq!(reg.hosted_ghost_table_count(parent).unwrap(), 1);
     reg.free(first).unwrap();
     assert_eq!(reg.ghost_table_count(), 1, "second is still forwarded to");
     assert_eq!(reg.get(second).unwrap(), b"second");
@@ -180,7 +174,6 @@ fn a_ghost_table_is_freed_when_its_object_dies_with_a_later_region() {
         0,
         "inner's table forwarded only to h"
     );
-    assert_eq!(reg.hosted_ghost_table_count(reg.root()).unwrap(), 0);
     assert_consistent(&reg);
 }
 
@@ -226,7 +219,7 @@ fn a_round_trip_leaves_two_records_that_both_count() {
 }
 
 #[test]
-fn host_lists_follow_their_hosts_up_the_tree() {
+fn ghost_tables_outlive_the_regions_above_their_dead_region() {
     let mut reg = Registry::new();
     let top = reg.create_region(reg.root()).unwrap();
     let mut parent = top;
@@ -242,14 +235,10 @@ fn host_lists_follow_their_hosts_up_the_tree() {
     }
     assert_eq!(reg.ghost_table_count(), 5);
     reg.release_region(top).unwrap();
-    let hosted: usize = reg
-        .live_regions()
-        .map(|r| reg.hosted_ghost_table_count(r).unwrap())
-        .sum();
-    assert_eq!(
-        hosted, 5,
-        "every table is hosted by exactly one live region"
-    );
+    assert_eq!(reg.ghost_table_count(), 5, "their objects still live");
+    for &h in &kept {
+        assert_eq!(reg.get(h).unwrap(), b"g");
+    }
     assert_consistent(&reg);
     for h in kept {
         reg.free(h).unwrap();
@@ -264,9 +253,12 @@ fn a_forwarding_slot_is_freed_with_its_object_and_reused() {
     let nursery = reg.create_region(reg.root()).unwrap();
     let old = reg.create_region(reg.root()).unwrap();
     let rounds = scaled(1000, 20);
-    // Each round uses up one generation of one slot; a slot retires after
-    // MAX_GENERATION + 1 of them (a handful with `small-generations`).
-    let bound = (rounds / (regions::MAX_GENERATION as usize).saturating_add(1) + 2) as u32;
+    // Dead forwarding slots are freed when the table fills up (4 records
+    // at first). Each round uses up one incarnation of one slot; a slot
+    // retires after (MAX_GENERATION + 1) / 2 of them (one or two with
+    // `small-generations`).
+    let incarnations = (regions::MAX_GENERATION as usize).saturating_add(1) / 2;
+    let bound = (4 + rounds / incarnations + 2) as u32;
     for round in 0..rounds {
         let young = raw(&mut reg, nursery, b"young", 1);
         assert!(
@@ -284,10 +276,10 @@ fn a_forwarding_slot_is_freed_with_its_object_and_reused() {
     if regions::MAX_GENERATION > 8 {
         // (With small generations the last slot may just have retired.)
         let reused = raw(&mut reg, nursery, b"again", 1);
-        assert_eq!(reused.slot(), 0);
+        assert!(reused.slot() < 4);
         assert!(
-            reused.slot_generation() > 0,
-            "the freed forwarding slot came back with a new generation"
+            reused.slot_generation() > 1,
+            "a freed forwarding slot came back with a new generation"
         );
     }
     assert_consistent(&reg);

@@ -64,7 +64,10 @@ fn features(report: &Report) -> BTreeSet<String> {
             "object promoted twice",
             report.reach.max_promotions_of_one_object >= 2,
         ),
-        ("forwarding chain of 2", report.longest_forwarding_walk >= 2),
+        (
+            "resolution through a forwarding record",
+            report.forwarded_resolutions > 0,
+        ),
         ("region id recycled", report.region_id_recycles > 0),
         ("retired id seen", report.retired_ids_seen > 0),
     ];

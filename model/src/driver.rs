@@ -97,7 +97,7 @@ pub use report::Report;
 /// accepts, so that modest object sizes reach every placement (inline <= 16
 /// bytes, arena <= 256, dedicated above) and regions often fill more than one
 /// arena block (free chunks must then name the right arena).
-pub const ARENA_BLOCK_SIZE: usize = regions::MIN_ARENA_BLOCK_SIZE;
+pub const ARENA_BLOCK_SIZE: usize = 16 * 1024;
 /// Default number of ops between two full comparisons.
 pub const DEFAULT_FULL_CHECK_EVERY: usize = 16;
 
@@ -256,10 +256,7 @@ impl Driver {
 
         let hops_before = self.registry.forwarding_hops();
         let (found, dropped_unallocated) = self.apply_to_core(&core_op, prediction.token);
-        self.report.longest_forwarding_walk = self
-            .report
-            .longest_forwarding_walk
-            .max(self.registry.forwarding_hops() - hops_before);
+        self.report.forwarded_resolutions += self.registry.forwarding_hops() - hops_before;
 
         let mut mismatches = self.register_new_handles(&model_op, &prediction, &found);
         // An object created and moved by the same op (a kept `WithRegion`

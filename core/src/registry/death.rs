@@ -1,223 +1,208 @@
 //! Region death: reparent, promote, destroy, hand over forwarding, recycle.
 //!
-//! Everything that can fail (memory for the parent's new slots, entries,
-//! arena storage, ghost table and index) is reserved before anything changes,
-//! so a death that cannot get memory is an `Err` that leaves the region alive.
-//! Destructors run last, on the detached region, when the registry is already
-//! consistent again: a panicking destructor cannot leave it half-updated.
+//! Everything that can fail (room for the promoted objects' slots and
+//! storage in the parent, forwarding nodes and ghost records) is reserved
+//! before anything changes, so a death that cannot get memory is an `Err`
+//! that leaves the region alive. Destructors run last, on the dead region,
+//! when the registry is consistent again; then the region's pages go back to
+//! the block cache in bulk and its tables keep their capacity for the next
+//! region that takes its id. With no strong references, no forwarding, no
+//! destructors and no dedicated objects, a death does no per-object work.
 //! Nothing here recurses, so any depth of nesting is fine.
 
-use alloc::vec::Vec;
-
-use hashbrown::HashMap;
-
-use super::resolve::{Location, Step};
+use super::resolve::Moving;
 use super::Registry;
-use crate::alias::Alias;
+use crate::block::BlockCache;
 use crate::destructor::Destructors;
 use crate::error::{Error, Result};
-use crate::ghost::{ForwardRecord, NO_HOST_LIST};
 use crate::handle::{ObjectHandle, RegionHandle};
-use crate::pool::Pool;
 use crate::region::Region;
-use crate::slot_table::SlotState;
+use crate::slot_table::Occupant;
 
 impl Registry {
     /// Kills live, non-root region `id` whose last reference is being released.
     pub(crate) fn kill(&mut self, id: u32) -> Result<()> {
         let handle = self.live_handle(id);
-        let mut dying = self.regions[id as usize]
-            .region
-            .take()
-            .expect("dying region is live");
-        match self.prepare_death(&mut dying) {
-            Ok(prepared) => {
-                self.commit_death(handle, &mut dying, prepared);
-                run_destructors(&mut self.destructors, handle, &mut dying);
-                Ok(())
-            }
-            Err(error) => {
-                self.regions[id as usize].region = Some(dying);
-                Err(error)
-            }
-        }
+        self.prepare_death(id)?;
+        self.commit_death(handle);
+        Ok(())
     }
 
-    /// Reserves everything the death needs.
-    fn prepare_death(&mut self, dying: &mut Region) -> Result<Prepared> {
+    /// Reserves everything the death needs; on `Err` nothing changed.
+    /// Storage for the survivors is left in `self.scratch`, in slot order.
+    fn prepare_death(&mut self, id: u32) -> Result<()> {
         let oom = |bytes: usize| Error::OutOfMemory { requested: bytes };
-        let survivors: Vec<u32> = if dying.strong_objects == 0 {
-            Vec::new()
-        } else {
-            let mut survivors = Vec::new();
-            survivors
-                .try_reserve_exact(dying.strong_objects as usize)
-                .map_err(|_| oom(dying.strong_objects as usize * 4))?;
-            // Descending, so that swap-removing one never moves another.
-            survivors.extend(
-                (0..dying.pool.len() as u32)
-                    .rev()
-                    .filter(|&position| dying.pool.entry(position).strong > 0),
-            );
-            survivors
-        };
-        let records = survivors.len() + dying.slots.forwarded_len() as usize;
-        let mut ghost_records = HashMap::new();
-        if records > 0 {
-            ghost_records
-                .try_reserve(records)
-                .map_err(|_| oom(records * core::mem::size_of::<(u32, ForwardRecord)>()))?;
-        }
-        let table = if records > 0 || dying.ghost_host != NO_HOST_LIST {
-            let table = self.ghosts.reserve_table()?;
-            let mut host = self.live(dying.parent).ghost_host;
-            // A host list created here is empty, so keeping it on failure is harmless.
-            let reserved = self.ghosts.reserve_host(&mut host, dying.ghost_host);
-            self.live_mut(dying.parent).ghost_host = host;
-            reserved?;
-            table
-        } else {
-            0
-        };
+        let dying = self.live(id);
+        let parent = dying.parent;
+        let survivors = dying.strong_objects as usize;
+        let children = dying.children.len();
+        let forwarded = dying.slots.forwarded_len();
         self.free_region_ids.try_reserve(1).map_err(|_| oom(4))?;
-        let parent = self.live_mut(dying.parent);
-        parent
+        self.live_mut(parent)
             .children
-            .try_reserve(dying.children.len())
-            .map_err(|_| oom(dying.children.len() * 4))?;
-        if !parent.slots.has_ids_for(survivors.len()) {
-            return Err(Error::IdSpaceExhausted);
+            .try_reserve(children)
+            .map_err(|_| oom(children * 4))?;
+        if survivors == 0 && forwarded == 0 {
+            return Ok(());
         }
-        parent.slots.try_reserve(survivors.len())?;
-        parent.pool.try_reserve(survivors.len())?;
-        let storage = self.reserve_moves(dying.pool.entries(), &survivors, dying.parent)?;
-        Ok(Prepared {
-            survivors,
-            storage,
-            ghost_records,
-            table,
-        })
+        if !self.live(parent).slots.has_room_for(survivors) {
+            self.make_room(parent, survivors)?;
+        }
+        self.forwarding.reserve(survivors, survivors + forwarded)?;
+        self.scratch.clear();
+        self.scratch
+            .try_reserve(survivors)
+            .map_err(|_| oom(survivors * 16))?;
+        let slots = self.live(id).slots.len() as u32;
+        for slot in 0..slots {
+            let dying = self.live(id);
+            let record = dying.slots.record(slot).expect("slot in range");
+            if !record.is_live() || dying.slots.aux(slot).strong == 0 {
+                continue;
+            }
+            let moving = Moving::of(record, *dying.slots.aux(slot));
+            match self.reserve_move(parent, &moving) {
+                Ok(storage) => self.scratch.push((storage, moving.layout)),
+                Err(error) => {
+                    self.unreserve_scratch(parent);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives back the storage `prepare_death` reserved in `parent`.
+    fn unreserve_scratch(&mut self, parent: u32) {
+        let Registry {
+            regions,
+            blocks,
+            scratch,
+            ..
+        } = self;
+        let pool = &mut regions[parent as usize].region.pool;
+        for (storage, layout) in scratch.drain(..) {
+            if let Some(storage) = storage {
+                pool.release(storage, layout, blocks);
+            }
+        }
     }
 
     /// Performs the death; cannot fail.
-    fn commit_death(&mut self, handle: RegionHandle, dying: &mut Region, prepared: Prepared) {
-        let parent_id = dying.parent;
+    fn commit_death(&mut self, handle: RegionHandle) {
+        let id = handle.id;
+        let parent_id = self.live(id).parent;
         let parent = self.live_handle(parent_id);
-        self.unlink_child(parent_id, dying.index_in_parent);
+        self.unlink_child(parent_id, self.live(id).index_in_parent);
         // 1. Reparent the children, keeping their refcounts.
-        for &child in &dying.children {
+        let children = core::mem::take(&mut self.live_mut(id).children);
+        for &child in &children {
             let index = self.live(parent_id).children.len() as u32;
             let region = self.live_mut(child);
             region.parent = parent_id;
             region.index_in_parent = index;
             self.live_mut(parent_id).children.push(child);
         }
+        self.live_mut(id).children = children;
         // 2. Promote the objects with strong references into the parent.
-        for (position, storage) in prepared.survivors.into_iter().zip(prepared.storage) {
-            let slot = dying.slots.live_slots()[position as usize];
+        if self.live(id).strong_objects > 0 {
+            self.promote_survivors(handle, parent);
+        }
+        // Destroyed objects that had moved here: their nodes die.
+        if self.live(id).moved_objects > 0 {
+            let Registry {
+                regions,
+                forwarding,
+                ..
+            } = self;
+            let dying = &mut regions[id as usize].region;
+            for (slot, _) in dying.slots.live() {
+                if dying.slots.aux(slot).moved() {
+                    forwarding.object_died(id, slot);
+                }
+            }
+            dying.moved_objects = 0;
+        }
+        // 3. Forwarding slots become ghost records (if their object lives).
+        if self.live(id).slots.forwarded_len() > 0 {
+            self.ghost_forwarded_slots(handle);
+        }
+        // 4. The id is recycled with a generation bump.
+        self.retire_or_recycle(id);
+        self.live_regions -= 1;
+        let Registry {
+            regions,
+            destructors,
+            blocks,
+            config,
+            retained_table_bytes,
+            ..
+        } = self;
+        let teardown = Teardown {
+            region: &mut regions[id as usize].region,
+            blocks,
+        };
+        run_destructors(destructors, handle, teardown.region);
+        drop(teardown);
+        let dying = &mut regions[id as usize].region;
+        let bytes = dying.table_bytes();
+        if *retained_table_bytes + bytes > config.cache_bytes {
+            dying.shrink();
+        } else {
+            *retained_table_bytes += bytes;
+        }
+    }
+
+    /// Moves every live object of dying `handle` with a strong count into
+    /// `parent`, using the storage in `self.scratch`.
+    fn promote_survivors(&mut self, handle: RegionHandle, parent: RegionHandle) {
+        let id = handle.id;
+        let mut reserved = core::mem::take(&mut self.scratch);
+        let mut storage = reserved.drain(..);
+        for slot in 0..self.live(id).slots.len() as u32 {
+            let dying = self.live(id);
+            let record = dying.slots.record(slot).expect("slot in range");
+            if !record.is_live() || dying.slots.aux(slot).strong == 0 {
+                continue;
+            }
+            let moving = Moving::of(record, *dying.slots.aux(slot));
             let old = ObjectHandle {
                 region: handle,
                 slot,
-                slot_generation: dying.slots.record(slot).expect("live slot").generation,
+                slot_generation: record.generation,
             };
-            let removal = dying.slots.forward(slot, old);
-            debug_assert_eq!(removal.position, position);
-            let mut entry = dying.pool.swap_remove(position);
-            dying.strong_objects -= 1;
-            // The old chunk goes away with the dying region's arenas.
-            let _ = Pool::rehome(&mut entry, storage);
-            let new_home = self.adopt(parent, entry);
-            if let Some(record) = dying.slots.record_mut(slot) {
-                record.state = SlotState::Forwarded(new_home);
-            }
+            let (place, _) = storage
+                .next()
+                .expect("storage was reserved for each survivor");
+            let new_home = self.transfer(old, parent, &moving, place);
+            let node = self.forwarding.moved(old, moving.aux.moved(), new_home);
+            self.forwarding
+                .add_ghost(handle, slot, old.slot_generation, node, false);
+            // The old chunk goes away with the dying region's pages.
+            self.live_mut(id).slots.vacate(slot);
         }
-        // 3. Hand the forwarding records and the hosted ghost tables to the
-        // parent. Each record is compressed to its object's home; records of
-        // objects already destroyed are dropped, and each kept one is listed
-        // in its object's alias list so the table can be freed later.
-        let mut records = prepared.ghost_records;
-        let (mut live_targets, mut pinned) = (0, false);
-        for (slot, record) in dying.slots.records().iter().enumerate() {
-            let SlotState::Forwarded(target) = record.state else {
-                continue;
-            };
-            let Some(home) = self.home_past(dying, handle, target) else {
-                continue;
-            };
-            records.insert(
-                slot as u32,
-                ForwardRecord {
-                    slot_generation: record.generation,
-                    target: home.home,
-                },
-            );
-            let region = self.regions[home.home.region.id as usize]
-                .region
-                .as_mut()
-                .expect("home region is live");
-            let entry = region.pool.entry_mut(home.position);
-            if self
-                .aliases
-                .add(&mut entry.aliases, Alias::Table(prepared.table))
-            {
-                live_targets += 1;
-            } else {
-                pinned = true;
-            }
-        }
-        let mut host = self.live(parent_id).ghost_host;
-        if !records.is_empty() {
-            let table = self
-                .ghosts
-                .insert(host, handle, records, live_targets, pinned);
-            debug_assert_eq!(table, prepared.table);
-        }
-        self.ghosts.merge_hosts(&mut host, dying.ghost_host);
-        self.live_mut(parent_id).ghost_host = host;
-        // Objects destroyed with the region no longer keep tables alive.
-        if !self.aliases.is_empty() {
-            for position in 0..dying.pool.len() as u32 {
-                let entry = dying.pool.entry_mut(position);
-                let aliases = core::mem::replace(&mut entry.aliases, crate::pool::NO_ALIASES);
-                self.release_aliases(aliases);
-            }
-        }
-        // 4. Recycle the id with a generation bump.
-        self.retire_or_recycle(handle.id);
-        self.live_regions -= 1;
+        drop(storage);
+        self.scratch = reserved;
     }
 
-    /// Where the chain from `target` ends: the live object's location, or
-    /// `None` if the object was destroyed (or dies with `dying`). Records of
-    /// the dying region (no longer in the table) are read from `dying`.
-    fn home_past(
-        &self,
-        dying: &Region,
-        dying_handle: RegionHandle,
-        target: ObjectHandle,
-    ) -> Option<Location> {
-        // Chains are acyclic: every record points at a handle issued later.
-        let mut current = target;
-        loop {
-            if current.region == dying_handle {
-                let record = dying.slots.record(current.slot)?;
-                match record.state {
-                    SlotState::Forwarded(next) if record.generation == current.slot_generation => {
-                        current = next
-                    }
-                    _ => return None,
-                }
+    /// Turns the forwarding slots of dying `handle` into ghost records, or
+    /// drops them when their object is gone.
+    fn ghost_forwarded_slots(&mut self, handle: RegionHandle) {
+        let Registry {
+            regions,
+            forwarding,
+            ..
+        } = self;
+        let dying = &regions[handle.id as usize].region;
+        for (slot, record) in dying.slots.records() {
+            let Occupant::Forwarded(node) = record.occupant() else {
+                continue;
+            };
+            if forwarding.home(node).is_some() {
+                let generation = record.generation.wrapping_sub(1);
+                forwarding.add_ghost(handle, slot, generation, node, true);
             } else {
-                match self.step(current) {
-                    Step::Home(position) => {
-                        return Some(Location {
-                            home: current,
-                            position,
-                        })
-                    }
-                    Step::Forward(next) => current = next,
-                    Step::Dead(_) => return None,
-                }
+                forwarding.remove_slot_record(node);
             }
         }
     }
@@ -232,16 +217,23 @@ impl Registry {
     }
 }
 
-/// What `prepare_death` reserved.
-struct Prepared {
-    /// Pool positions of the objects to promote, descending.
-    survivors: Vec<u32>,
-    /// Parent storage for each survivor that lives in an arena.
-    storage: Vec<Option<crate::pool::Reserved>>,
-    /// Capacity for the ghost table.
-    ghost_records: HashMap<u32, ForwardRecord>,
-    /// The index the ghost table will get (when there are records).
-    table: u32,
+/// Frees a dead region's storage and empties its tables (keeping their
+/// capacity) when dropped — also if a destructor panics.
+struct Teardown<'a> {
+    region: &'a mut Region,
+    blocks: &'a mut BlockCache,
+}
+
+impl Drop for Teardown<'_> {
+    fn drop(&mut self) {
+        let region = &mut *self.region;
+        region.free_dedicated();
+        region.pool.release_all(self.blocks);
+        region.slots.clear();
+        region.children.clear();
+        region.strong_objects = 0;
+        region.moved_objects = 0;
+    }
 }
 
 /// Runs the destructor of every live object of a region that is no longer
@@ -254,17 +246,19 @@ pub(crate) fn run_destructors(
     if destructors.is_empty() {
         return;
     }
-    for position in 0..region.pool.len() as u32 {
-        let slot = region.slots.live_slots()[position as usize];
+    for slot in 0..region.slots.len() as u32 {
+        let record = region.slots.record_mut(slot);
+        if !record.is_live() {
+            continue;
+        }
         let handle = ObjectHandle {
             region: region_handle,
             slot,
-            slot_generation: region.slots.record(slot).map_or(0, |r| r.generation),
+            slot_generation: record.generation,
         };
-        let entry = region.pool.entry_mut(position);
-        let (tag, size) = (entry.tag, entry.size());
-        // SAFETY: the entry is live and is destroyed here exactly once; its
+        let (tag, size) = (record.tag, record.size());
+        // SAFETY: the object is live and is destroyed here exactly once; its
         // region has left the registry, so its bytes are never read again.
-        unsafe { destructors.run(handle, tag, entry.data_mut(), size) };
+        unsafe { destructors.run(handle, tag, record.data_mut(), size) };
     }
 }

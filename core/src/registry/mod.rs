@@ -1,33 +1,87 @@
 //! The registry: the region tree, the object operations, and teardown.
 //!
 //! The registry owns every region in a `Vec` indexed by region id; a region
-//! id is recycled with a generation bump when its region dies. This module
-//! holds the region operations; `objects`, `resolve` and `death` hold the
-//! rest.
+//! id is recycled with a generation bump when its region dies, and the dead
+//! region's tables keep their capacity for the region that takes the id
+//! next (up to the cache's high-water mark). This module holds the region
+//! operations; `objects`, `resolve` and `death` hold the rest.
 
+mod bulk;
+mod compact;
 mod death;
 mod objects;
 mod resolve;
 
 use alloc::vec::Vec;
 
-use crate::alias::{Alias, Aliases};
+use crate::block::BlockCache;
 use crate::config::Config;
 use crate::destructor::Destructors;
 use crate::error::{Count, Error, Found, Result};
-use crate::ghost::Ghosts;
+use crate::forwarding::Forwarding;
 use crate::handle::{next_generation, ObjectHandle, RegionHandle};
 use crate::region::{Region, NO_PARENT};
 
+/// Where a registry's memory is: see [`Registry::memory_usage`]. Objects in
+/// dedicated allocations are not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Bytes of the arena blocks live regions hold.
+    pub page_bytes: usize,
+    /// Bytes of free blocks kept by the block cache for reuse.
+    pub cached_block_bytes: usize,
+    /// The block cache's high-water mark.
+    pub block_cache_limit: usize,
+    /// Blocks obtained from the global allocator so far.
+    pub blocks_from_system: u64,
+    /// Blocks handed out again from the block cache so far.
+    pub blocks_reused: u64,
+    /// Capacity of every region's tables (slot records, pools, child
+    /// lists), live regions and dead ones keeping theirs for reuse.
+    pub table_bytes: usize,
+    /// Of `table_bytes`, what dead regions keep for reuse (bounded by the
+    /// block cache's high-water mark).
+    pub retained_table_bytes: usize,
+    /// Capacity of the forwarding nodes and ghost records.
+    pub forwarding_bytes: usize,
+    /// Ghost records that lead to a live object.
+    pub ghost_records: usize,
+}
+
+/// `RegionSlot::stamp` bit: the region is alive.
+const LIVE: u64 = 1 << 32;
+
+/// The stamp a live region with `generation` has.
+#[inline]
+fn live_stamp(generation: u32) -> u64 {
+    LIVE | u64::from(generation)
+}
+
 /// One entry of the region table.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct RegionSlot {
-    /// The generation of the current (or last) incarnation of this id.
-    pub generation: u32,
-    /// The region, while it is alive.
-    pub region: Option<Region>,
+    /// `LIVE | generation` while alive, the generation alone otherwise, so
+    /// one comparison checks "alive with this generation".
+    stamp: u64,
+    /// The region, or the recycled tables of the dead one.
+    pub region: Region,
     /// The generation reached `MAX_GENERATION`; the id is never reused.
     pub retired: bool,
+}
+
+impl RegionSlot {
+    /// The generation of the current (or last) incarnation.
+    #[inline]
+    pub fn generation(&self) -> u32 {
+        self.stamp as u32
+    }
+
+    /// Whether a region lives here.
+    #[inline]
+    pub fn is_live(&self) -> bool {
+        self.stamp & LIVE != 0
+    }
 }
 
 /// A registry of hierarchical regions and the objects in them.
@@ -41,17 +95,22 @@ pub struct Registry {
     pub(crate) regions: Vec<RegionSlot>,
     /// Ids of dead, non-retired regions, reused last in, first out.
     pub(crate) free_region_ids: Vec<u32>,
-    /// Ghost tables of dead region incarnations.
-    pub(crate) ghosts: Ghosts,
-    /// For each object ghost tables forward to, which tables.
-    pub(crate) aliases: Aliases,
-    /// Destructors and typed tags.
+    /// Forwarding nodes and ghost records.
+    pub(crate) forwarding: Forwarding,
+    /// Destructors and the type table.
     pub(crate) destructors: Destructors,
+    /// Free arena blocks for reuse.
+    pub(crate) blocks: BlockCache,
     pub(crate) config: Config,
-    /// Forwarding records visited by resolutions that could compress.
+    /// Forwarding records visited by resolutions through `&mut self`.
     pub(crate) forwarding_hops: u64,
     /// Number of live regions, the root included.
     pub(crate) live_regions: usize,
+    /// Table capacity held by dead regions for reuse, in bytes.
+    pub(crate) retained_table_bytes: usize,
+    /// Storage reserved for the survivors of a death, reused by every death
+    /// so that one with promotions does not allocate.
+    pub(crate) scratch: Vec<(Option<crate::pool::HeapRef>, core::alloc::Layout)>,
 }
 
 impl Default for Registry {
@@ -78,22 +137,25 @@ impl Registry {
     }
 
     pub(crate) fn with_config(config: Config) -> Self {
-        let mut root = Region::new(NO_PARENT, 0, config.arena_block_size);
+        let mut root = Region::default();
+        root.start(NO_PARENT, 0);
         root.refcount = 0; // nobody holds the root; it lives as long as the registry
         let regions = alloc::vec![RegionSlot {
-            generation: RegionHandle::ROOT.generation(),
-            region: Some(root),
+            stamp: live_stamp(RegionHandle::ROOT.generation()),
+            region: root,
             retired: false,
         }];
         Registry {
             regions,
             free_region_ids: Vec::new(),
-            ghosts: Ghosts::default(),
-            aliases: Aliases::default(),
+            forwarding: Forwarding::default(),
             destructors: Destructors::default(),
+            blocks: BlockCache::new(config.cache_bytes),
             config,
             forwarding_hops: 0,
             live_regions: 1,
+            retained_table_bytes: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -106,44 +168,49 @@ impl Registry {
     #[inline]
     pub(crate) fn region(&self, handle: RegionHandle) -> Result<&Region> {
         match self.regions.get(handle.id as usize) {
-            Some(RegionSlot {
-                generation,
-                region: Some(region),
-                ..
-            }) if *generation == handle.generation => Ok(region),
-            other => Err(Error::InvalidRegion {
-                region: handle,
-                found: Self::found_region(other),
-            }),
+            Some(slot) if slot.stamp == live_stamp(handle.generation) => Ok(&slot.region),
+            other => Err(Self::invalid_region(handle, other)),
         }
     }
 
-    fn found_region(slot: Option<&RegionSlot>) -> Found {
-        match slot {
+    #[cold]
+    #[inline(never)]
+    fn invalid_region(region: RegionHandle, slot: Option<&RegionSlot>) -> Error {
+        let found = match slot {
             None => Found::NeverIssued,
             Some(slot) if slot.retired => Found::Retired,
             Some(slot) => Found::Generation {
-                current: slot.generation,
+                current: slot.generation(),
             },
-        }
+        };
+        Error::InvalidRegion { region, found }
     }
 
     /// The live region with id `id` (the caller knows it is live).
     #[inline]
     pub(crate) fn live(&self, id: u32) -> &Region {
-        self.regions[id as usize]
-            .region
-            .as_ref()
-            .expect("region id is live")
+        debug_assert!(self.regions[id as usize].is_live());
+        &self.regions[id as usize].region
     }
 
     /// The live region with id `id`, mutably.
     #[inline]
     pub(crate) fn live_mut(&mut self, id: u32) -> &mut Region {
-        self.regions[id as usize]
-            .region
-            .as_mut()
-            .expect("region id is live")
+        debug_assert!(self.regions[id as usize].is_live());
+        &mut self.regions[id as usize].region
+    }
+
+    /// Two distinct regions, mutably.
+    pub(crate) fn two_mut(&mut self, a: u32, b: u32) -> (&mut Region, &mut Region) {
+        debug_assert_ne!(a, b);
+        let (low, high) = (a.min(b) as usize, a.max(b) as usize);
+        let (head, tail) = self.regions.split_at_mut(high);
+        let (low, high) = (&mut head[low].region, &mut tail[0].region);
+        if a < b {
+            (low, high)
+        } else {
+            (high, low)
+        }
     }
 
     /// The handle of the live region with id `id`.
@@ -151,7 +218,7 @@ impl Registry {
     pub(crate) fn live_handle(&self, id: u32) -> RegionHandle {
         RegionHandle {
             id,
-            generation: self.regions[id as usize].generation,
+            generation: self.regions[id as usize].generation(),
         }
     }
 
@@ -181,13 +248,12 @@ impl Registry {
                 .try_reserve(1)
                 .map_err(|_| oom(core::mem::size_of::<RegionSlot>()))?;
         }
-        let block_size = self.config.arena_block_size;
-        let parent_region = self.live_mut(parent.id);
-        parent_region
-            .children
+        let siblings = &mut self.live_mut(parent.id).children;
+        siblings
             .try_reserve(1)
             .map_err(|_| oom(core::mem::size_of::<u32>()))?;
-        let index_in_parent = parent_region.children.len() as u32;
+        let index_in_parent = siblings.len() as u32;
+        siblings.push(0); // the id, set below
         let id = match reuse {
             Some(id) => {
                 self.free_region_ids.pop();
@@ -195,16 +261,18 @@ impl Registry {
             }
             None => {
                 self.regions.push(RegionSlot {
-                    generation: 0,
-                    region: None,
+                    stamp: 0,
+                    region: Region::default(),
                     retired: false,
                 });
                 (self.regions.len() - 1) as u32
             }
         };
-        self.live_mut(parent.id).children.push(id);
-        self.regions[id as usize].region =
-            Some(Region::new(parent.id, index_in_parent, block_size));
+        self.live_mut(parent.id).children[index_in_parent as usize] = id;
+        let slot = &mut self.regions[id as usize];
+        self.retained_table_bytes -= slot.region.table_bytes();
+        slot.region.start(parent.id, index_in_parent);
+        slot.stamp = live_stamp(slot.generation());
         self.live_regions += 1;
         Ok(self.live_handle(id))
     }
@@ -232,8 +300,8 @@ impl Registry {
     /// Drops a reference to `region`; at 0 the region dies (see the crate
     /// documentation). Returns whether it died. The root cannot be released.
     ///
-    /// A death needs memory in the parent (slots, entries and arena space
-    /// for the promoted objects, a ghost table). It is all reserved first: if
+    /// A death needs memory in the parent (slots and storage for the
+    /// promoted objects, forwarding records). It is all reserved first: if
     /// the allocator refuses, the result is [`Error::OutOfMemory`] and the
     /// region stays alive with its reference.
     ///
@@ -251,8 +319,9 @@ impl Registry {
     /// ```
     pub fn release_region(&mut self, region: RegionHandle) -> Result<bool> {
         self.non_root(region)?;
-        if self.live(region.id).refcount > 1 {
-            self.live_mut(region.id).refcount -= 1;
+        let live = self.live_mut(region.id);
+        if live.refcount > 1 {
+            live.refcount -= 1;
             return Ok(false);
         }
         self.kill(region.id)?;
@@ -284,10 +353,10 @@ impl Registry {
         self.regions
             .iter()
             .enumerate()
-            .filter(|(_, slot)| slot.region.is_some())
+            .filter(|(_, slot)| slot.is_live())
             .map(|(id, slot)| RegionHandle {
                 id: id as u32,
-                generation: slot.generation,
+                generation: slot.generation(),
             })
     }
 
@@ -298,74 +367,67 @@ impl Registry {
 
     /// Number of live objects in `region` (objects whose current home it is).
     pub fn object_count(&self, region: RegionHandle) -> Result<usize> {
-        Ok(self.region(region)?.pool.len())
+        Ok(self.region(region)?.slots.live_len())
     }
 
-    /// The current home handles of the live objects in `region`.
+    /// The current home handles of the live objects in `region`, in slot order.
     pub fn objects(&self, region: RegionHandle) -> Result<impl Iterator<Item = ObjectHandle> + '_> {
         let live = self.region(region)?;
-        Ok(live
-            .slots
-            .live_slots()
-            .iter()
-            .map(move |&slot| ObjectHandle {
-                region,
-                slot,
-                slot_generation: live.slots.record(slot).map_or(0, |r| r.generation),
-            }))
+        Ok(live.slots.live().map(move |(slot, record)| ObjectHandle {
+            region,
+            slot,
+            slot_generation: record.generation,
+        }))
     }
 
-    /// Number of arena blocks `region` holds.
+    /// Number of arena blocks (pages) `region` holds.
     pub fn arena_count(&self, region: RegionHandle) -> Result<usize> {
-        Ok(self.region(region)?.pool.arena_count())
+        Ok(self.region(region)?.pool.page_count())
     }
 
     /// Number of ghost tables: dead region incarnations whose forwarding
-    /// records still lead to a live object. A table is freed as soon as every
-    /// object it forwards to has been destroyed.
+    /// records still lead to a live object. A table goes away as soon as
+    /// every object it forwards to has been destroyed. O(forwarding records).
     pub fn ghost_table_count(&self) -> usize {
-        self.ghosts.len()
+        self.forwarding.ghost_table_count()
     }
 
-    /// Number of ghost tables `region` hosts.
-    pub fn hosted_ghost_table_count(&self, region: RegionHandle) -> Result<usize> {
-        Ok(self.ghosts.hosted_len(self.region(region)?.ghost_host))
-    }
-
-    /// Tells the forwarding records that lead to a destroyed object (whose
-    /// entry had alias list `aliases`) that it is gone: ghost tables lose a
-    /// live target, forwarding slots of live regions are freed.
-    pub(crate) fn release_aliases(&mut self, aliases: u32) {
-        for alias in self.aliases.take(aliases) {
-            match alias {
-                Alias::Table(table) => self.ghosts.release_target(table),
-                Alias::Slot(handle) => self.free_forwarding_slot(handle),
-            }
+    /// Where the registry's memory is, in bytes and blocks (see [`MemoryUsage`]).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// for _ in 0..3 {
+    ///     let r = reg.create_region(reg.root()).unwrap();
+    ///     reg.alloc_typed(r, [0u64; 8]).unwrap();
+    ///     reg.release_region(r).unwrap();
+    /// }
+    /// let usage = reg.memory_usage();
+    /// assert_eq!(usage.blocks_from_system, 1, "one block, recycled");
+    /// assert_eq!(usage.blocks_reused, 2);
+    /// ```
+    pub fn memory_usage(&self) -> MemoryUsage {
+        let (mut page_bytes, mut table_bytes) = (0, 0);
+        for slot in &self.regions {
+            page_bytes += slot.region.pool.page_bytes();
+            table_bytes += slot.region.table_bytes();
         }
-    }
-
-    /// Frees the forwarding record `handle` names, if its region incarnation
-    /// is still alive and the record is still there.
-    fn free_forwarding_slot(&mut self, handle: ObjectHandle) {
-        if self.region(handle.region).is_err() {
-            return; // its records passed to a ghost table, listed separately
-        }
-        let slots = &mut self.live_mut(handle.region.id).slots;
-        match slots.record(handle.slot) {
-            Some(record)
-                if record.generation == handle.slot_generation
-                    && matches!(record.state, crate::slot_table::SlotState::Forwarded(_)) =>
-            {
-                slots.release_forwarded(handle.slot);
-            }
-            _ => {}
+        MemoryUsage {
+            page_bytes,
+            cached_block_bytes: self.blocks.cached_bytes(),
+            block_cache_limit: self.blocks.limit(),
+            blocks_from_system: self.blocks.system_allocs(),
+            blocks_reused: self.blocks.reuses(),
+            table_bytes,
+            retained_table_bytes: self.retained_table_bytes,
+            forwarding_bytes: self.forwarding.table_bytes(),
+            ghost_records: self.forwarding.live_ghost_records(),
         }
     }
 
     /// Total forwarding records visited by resolutions through `&mut self`
-    /// operations (which compress the chains they walk). A test can read it
-    /// before and after a [`resolve`](Self::resolve) to see how many records
-    /// that resolution visited.
+    /// operations. Every old handle reaches its object through at most one
+    /// record (see [`resolve`](Self::resolve)), so a resolution adds 0 or 1.
     pub fn forwarding_hops(&self) -> u64 {
         self.forwarding_hops
     }
@@ -399,16 +461,19 @@ impl Registry {
         Ok(out)
     }
 
-    /// Bumps `id`'s generation (or retires it) after its region died.
+    /// Marks region `id` dead: bumps its generation (or retires it).
     pub(crate) fn retire_or_recycle(&mut self, id: u32) {
         let slot = &mut self.regions[id as usize];
-        match next_generation(slot.generation) {
+        match next_generation(slot.generation()) {
             Some(generation) => {
-                slot.generation = generation;
+                slot.stamp = u64::from(generation);
                 // Capacity was reserved before the death began.
                 self.free_region_ids.push(id);
             }
-            None => slot.retired = true,
+            None => {
+                slot.stamp = u64::from(slot.generation());
+                slot.retired = true;
+            }
         }
     }
 }
@@ -416,15 +481,12 @@ impl Registry {
 impl Drop for Registry {
     fn drop(&mut self) {
         if self.destructors.is_empty() {
-            return; // Vec drops free every arena and dedicated block.
+            return; // the regions' drops free every block and dedicated object
         }
         for id in 0..self.regions.len() {
-            if let Some(mut region) = self.regions[id].region.take() {
-                let handle = RegionHandle {
-                    id: id as u32,
-                    generation: self.regions[id].generation,
-                };
-                death::run_destructors(&mut self.destructors, handle, &mut region);
+            if self.regions[id].is_live() {
+                let handle = self.live_handle(id as u32);
+                death::run_destructors(&mut self.destructors, handle, &mut self.regions[id].region);
             }
         }
     }

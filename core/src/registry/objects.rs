@@ -1,17 +1,19 @@
 //! Object operations: allocation, access, destruction, counts.
 
 use core::alloc::Layout;
+use core::mem::MaybeUninit;
 
 use super::Registry;
-use crate::destructor::typed_tag;
+use crate::destructor::{typed_tag, Destructors};
 use crate::error::{Count, Error, Result};
 use crate::handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle};
-use crate::pool::Entry;
+use crate::pool::{INLINE_ALIGN, INLINE_SIZE};
+use crate::slot_table::{Aux, Cell, Record};
 use crate::{MAX_ALIGN, MAX_OBJECT_SIZE};
 
 /// Checks a layout against the crate's limits.
 #[inline]
-fn check_layout(layout: Layout) -> Result<()> {
+pub(crate) fn check_layout(layout: Layout) -> Result<()> {
     if layout.size() > MAX_OBJECT_SIZE {
         return Err(Error::SizeOverflow {
             size: layout.size(),
@@ -24,6 +26,17 @@ fn check_layout(layout: Layout) -> Result<()> {
     }
     Ok(())
 }
+
+/// Whether objects of `layout` are stored in their slot record.
+#[inline]
+pub(crate) fn is_inline(layout: Layout) -> bool {
+    layout.size() <= INLINE_SIZE && layout.align() <= INLINE_ALIGN
+}
+
+/// Room for an inline object's bytes while its destructor runs (its slot
+/// record is reused as soon as it is vacated).
+#[repr(C, align(16))]
+struct InlineCopy([MaybeUninit<u8>; INLINE_SIZE]);
 
 impl Registry {
     /// Allocates a raw object of `layout` in `region`, holding exactly
@@ -55,10 +68,10 @@ impl Registry {
             });
         }
         check_layout(layout)?;
-        let (handle, entry) = self.insert(region, layout, tag)?;
-        // SAFETY: the entry's storage holds `layout.size()` fresh bytes that
-        // do not overlap `bytes`.
-        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), entry.data_mut(), bytes.len()) };
+        let (handle, data) = self.insert(region, layout, tag.0)?;
+        // SAFETY: `data` is the new object's storage: `layout.size()` bytes
+        // that do not overlap `bytes`.
+        unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len()) };
         Ok(handle)
     }
 
@@ -73,6 +86,7 @@ impl Registry {
     /// assert_eq!(reg.get_typed::<String>(h).unwrap(), "hi");
     /// assert!(reg.get_typed::<u64>(h).is_err());
     /// ```
+    #[inline]
     pub fn alloc_typed<T: Send + 'static>(
         &mut self,
         region: RegionHandle,
@@ -81,72 +95,88 @@ impl Registry {
         self.region(region)?;
         let layout = Layout::new::<T>();
         check_layout(layout)?;
-        let tag = self.destructors.claim_typed::<T>()?;
-        let (handle, entry) = self.insert(region, layout, tag)?;
+        let tag = self.destructors.claim::<T>()?;
+        let (handle, data) = self.insert(region, layout, tag)?;
         // SAFETY: the storage is aligned for `T` and `size_of::<T>()` long.
-        unsafe { entry.data_mut().cast::<T>().write(value) };
+        unsafe { data.cast::<T>().write(value) };
         Ok(handle)
     }
 
-    /// Reserves and links a slot and an entry for a new object; the caller
-    /// writes its bytes.
+    /// Reserves a slot and storage for a new object of `layout` with stored
+    /// tag `tag` in live `region`; the caller writes its bytes at the
+    /// returned address.
     #[inline]
-    fn insert(
+    pub(crate) fn insert(
         &mut self,
         region: RegionHandle,
         layout: Layout,
-        tag: TypeTag,
-    ) -> Result<(ObjectHandle, &mut Entry)> {
-        let live = self.live_mut(region.id);
-        live.slots.try_reserve(1)?;
-        live.pool.try_reserve(1)?;
-        let reserved = live.pool.reserve_storage(layout)?;
-        let (slot, slot_generation) = match live.slots.allocate() {
-            Ok(ids) => ids,
-            Err(error) => {
-                live.pool.unreserve(reserved);
-                return Err(error);
-            }
+        tag: u64,
+    ) -> Result<(ObjectHandle, *mut u8)> {
+        if !self.live(region.id).slots.has_room_for(1) {
+            self.make_room(region.id, 1)?;
+        }
+        let Registry {
+            regions,
+            blocks,
+            config,
+            ..
+        } = self;
+        let live = &mut regions[region.id as usize].region;
+        let inline = is_inline(layout);
+        let cell = if inline {
+            Cell::inline()
+        } else {
+            let typed = Destructors::type_index(tag);
+            Cell::heap(live.pool.allocate(layout, typed, config, blocks)?)
         };
-        let position = live.pool.push(Entry::new(reserved, tag));
+        let aux = Aux::new(layout.align());
+        let (slot, slot_generation) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);
+        let data = live.slots.record_mut(slot).data_mut();
         let handle = ObjectHandle {
             region,
             slot,
             slot_generation,
         };
-        Ok((handle, live.pool.entry_mut(position)))
+        Ok((handle, data))
     }
 
-    /// The live entry `handle` resolves to.
-    #[inline]
-    fn entry(&self, handle: ObjectHandle) -> Result<&Entry> {
-        if let Some(entry) = self.home_entry(handle) {
-            return Ok(entry);
+    /// Makes room for `count` new objects in region `id`: frees its dead
+    /// forwarding slots first, and grows its table only if that is not enough.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn make_room(&mut self, id: u32, count: usize) -> Result<()> {
+        if self.live(id).slots.forwarded_len() > 0 {
+            self.sweep_forwarded(id);
         }
-        let location = self.locate(handle)?;
-        Ok(self
-            .live(location.home.region.id)
-            .pool
-            .entry(location.position))
+        self.live_mut(id).slots.reserve(count)
     }
 
-    /// The live entry `handle` resolves to, mutably (compressing the chain).
+    #[cold]
+    #[inline(never)]
+    fn mismatch(handle: ObjectHandle, expected: TypeTag, found: TypeTag) -> Error {
+        Error::TypeMismatch {
+            handle,
+            expected,
+            found,
+        }
+    }
+
+    /// `Err` unless the record holds a raw object (byte access).
     #[inline]
-    fn entry_mut(&mut self, handle: ObjectHandle) -> Result<&mut Entry> {
-        let location = self.locate_mut(handle)?;
-        Ok(self
-            .live_mut(location.home.region.id)
-            .pool
-            .entry_mut(location.position))
+    fn raw_only(&self, handle: ObjectHandle, record: &Record) -> Result<()> {
+        if record.tag & TypeTag::TYPED_BIT != 0 {
+            let found = self.destructors.public_tag(record.tag);
+            return Err(Self::mismatch(handle, TypeTag(0), found));
+        }
+        Ok(())
     }
 
-    fn raw_only(handle: ObjectHandle, entry: &Entry) -> Result<()> {
-        if entry.tag.is_typed() {
-            return Err(Error::TypeMismatch {
-                handle,
-                expected: TypeTag(0),
-                found: entry.tag,
-            });
+    /// `Err` unless the record holds a value of `T`.
+    #[inline]
+    fn typed_only<T: ?Sized + 'static>(&self, handle: ObjectHandle, record: &Record) -> Result<()> {
+        if !self.destructors.is::<T>(record.tag) {
+            let found = self.destructors.public_tag(record.tag);
+            return Err(Self::mismatch(handle, typed_tag::<T>(), found));
         }
         Ok(())
     }
@@ -155,76 +185,99 @@ impl Registry {
     /// [`get_typed`](Self::get_typed) (`TypeMismatch` here).
     #[inline]
     pub fn get(&self, handle: ObjectHandle) -> Result<&[u8]> {
-        let entry = self.entry(handle)?;
-        Self::raw_only(handle, entry)?;
-        // SAFETY: raw objects' bytes are all initialized.
-        Ok(unsafe { entry.bytes() })
+        let record = self.record(handle)?;
+        self.raw_only(handle, record)?;
+        // SAFETY: a raw object's bytes are all initialized.
+        Ok(unsafe { record.bytes() })
     }
 
     /// The bytes of a raw object, mutably.
+    #[inline]
     pub fn get_mut(&mut self, handle: ObjectHandle) -> Result<&mut [u8]> {
-        let entry = self.entry_mut(handle)?;
-        Self::raw_only(handle, entry)?;
-        // SAFETY: raw objects' bytes are all initialized and any bytes are valid.
-        Ok(unsafe { entry.bytes_mut() })
+        let home = self.locate_mut(handle)?;
+        self.raw_only(handle, self.record_at(home))?;
+        let record = self.live_mut(home.region.id).slots.record_mut(home.slot);
+        // SAFETY: a raw object's bytes are all initialized and any bytes are valid.
+        Ok(unsafe { record.bytes_mut() })
     }
 
     /// The value of a typed object of type `T` (DESIGN's `get::<T>`).
     #[inline]
     pub fn get_typed<T: 'static>(&self, handle: ObjectHandle) -> Result<&T> {
-        let entry = self.entry(handle)?;
-        self.check_type::<T>(handle, entry)?;
-        // SAFETY: the tag was claimed by `T`, so the storage holds a valid,
-        // aligned `T`; the borrow of `self` keeps it alive and unchanged.
-        Ok(unsafe { &*entry.data().cast::<T>() })
+        let record = self.record(handle)?;
+        self.typed_only::<T>(handle, record)?;
+        // SAFETY: the type index was claimed by `T`, so the storage holds a
+        // valid, aligned `T`; the borrow of `self` keeps it alive and unchanged.
+        Ok(unsafe { &*record.data().cast::<T>() })
     }
 
     /// The value of a typed object of type `T`, mutably.
+    #[inline]
     pub fn get_typed_mut<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut T> {
-        let location = self.locate_mut(handle)?;
-        let entry = self
-            .live(location.home.region.id)
-            .pool
-            .entry(location.position);
-        self.check_type::<T>(handle, entry)?;
-        let entry = self
-            .live_mut(location.home.region.id)
-            .pool
-            .entry_mut(location.position);
+        let home = self.locate_mut(handle)?;
+        self.typed_only::<T>(handle, self.record_at(home))?;
+        let record = self.live_mut(home.region.id).slots.record_mut(home.slot);
         // SAFETY: as in `get_typed`, and `&mut self` makes the access exclusive.
-        Ok(unsafe { &mut *entry.data_mut().cast::<T>() })
+        Ok(unsafe { &mut *record.data_mut().cast::<T>() })
     }
 
-    fn check_type<T: 'static>(&self, handle: ObjectHandle, entry: &Entry) -> Result<()> {
-        if self.destructors.is_claimed_by::<T>(entry.tag) {
-            Ok(())
-        } else {
-            Err(Error::TypeMismatch {
-                handle,
-                expected: typed_tag::<T>(),
-                found: entry.tag,
-            })
-        }
+    /// The elements of a typed slice object (see
+    /// [`alloc_slice_copy`](Self::alloc_slice_copy)).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_slice_copy(reg.root(), &[1u32, 2, 3]).unwrap();
+    /// assert_eq!(reg.get_slice::<u32>(h).unwrap(), &[1, 2, 3]);
+    /// assert!(reg.get_slice::<u64>(h).is_err());
+    /// ```
+    pub fn get_slice<T: 'static>(&self, handle: ObjectHandle) -> Result<&[T]> {
+        let record = self.record(handle)?;
+        self.typed_only::<[T]>(handle, record)?;
+        let len = record.size() / core::mem::size_of::<T>().max(1);
+        // SAFETY: the type index was claimed by `[T]` (`T` not zero-sized),
+        // so the storage holds `len` valid, aligned `T`s.
+        Ok(unsafe { core::slice::from_raw_parts(record.data().cast::<T>(), len) })
     }
 
-    /// The object's type tag.
+    /// The elements of a typed slice object, mutably.
+    pub fn get_slice_mut<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut [T]> {
+        let home = self.locate_mut(handle)?;
+        self.typed_only::<[T]>(handle, self.record_at(home))?;
+        let record = self.live_mut(home.region.id).slots.record_mut(home.slot);
+        let len = record.size() / core::mem::size_of::<T>().max(1);
+        // SAFETY: as in `get_slice`, and `&mut self` makes the access exclusive.
+        Ok(unsafe { core::slice::from_raw_parts_mut(record.data_mut().cast::<T>(), len) })
+    }
+
+    /// The object's type tag (for typed objects, [`typed_tag`] of its type).
     pub fn type_tag(&self, handle: ObjectHandle) -> Result<TypeTag> {
-        Ok(self.entry(handle)?.tag)
+        let record = self.record(handle)?;
+        Ok(self.destructors.public_tag(record.tag))
+    }
+
+    /// The object's aux entry.
+    fn aux(&self, handle: ObjectHandle) -> Result<Aux> {
+        let home = self.locate(handle)?;
+        Ok(*self.live(home.region.id).slots.aux(home.slot))
     }
 
     /// The object's layout.
     pub fn layout_of(&self, handle: ObjectHandle) -> Result<Layout> {
-        Ok(self.entry(handle)?.layout())
+        let home = self.locate(handle)?;
+        let size = self.record_at(home).size();
+        let align = self.live(home.region.id).slots.aux(home.slot).align();
+        Ok(Layout::from_size_align(size, align).expect("a live object's layout is valid"))
     }
 
     /// The object's strong count.
     pub fn strong_count(&self, handle: ObjectHandle) -> Result<u32> {
-        Ok(self.entry(handle)?.strong)
+        Ok(self.aux(handle)?.strong)
     }
 
     /// The object's weak count.
     pub fn weak_count(&self, handle: ObjectHandle) -> Result<u32> {
-        Ok(self.entry(handle)?.weak)
+        Ok(self.aux(handle)?.weak)
     }
 
     /// Destroys the object now, whatever its counts (its destructor runs
@@ -239,34 +292,57 @@ impl Registry {
     /// ```
     #[inline]
     pub fn free(&mut self, handle: ObjectHandle) -> Result<()> {
-        let location = self.locate_mut(handle)?;
-        let home = location.home;
-        let region = self.live_mut(home.region.id);
-        let removal = region.slots.release(home.slot);
-        debug_assert_eq!(removal.position, location.position);
-        let mut entry = region.pool.swap_remove(removal.position);
-        region.strong_objects -= u32::from(entry.strong > 0);
-        let left = region.pool.detach_chunk(&entry);
-        let aliases = core::mem::replace(&mut entry.aliases, crate::pool::NO_ALIASES);
-        self.release_aliases(aliases);
+        let home = self.locate_mut(handle)?;
+        let Registry {
+            regions,
+            forwarding,
+            destructors,
+            blocks,
+            ..
+        } = self;
+        let region = &mut regions[home.region.id as usize].region;
+        let aux = *region.slots.aux(home.slot);
+        let record = region.slots.record_mut(home.slot);
+        let (tag, size, heap) = (record.tag, record.size(), record.heap());
+        let mut copy = InlineCopy([MaybeUninit::uninit(); INLINE_SIZE]);
+        let data = match heap {
+            Some(heap) => heap.data.as_ptr(),
+            None => {
+                let copy = copy.0.as_mut_ptr().cast::<u8>();
+                // SAFETY: an inline object's `size <= 16` bytes fit the copy.
+                unsafe { core::ptr::copy_nonoverlapping(record.data(), copy, size) };
+                copy
+            }
+        };
+        if aux.moved() {
+            forwarding.object_died(home.region.id, home.slot);
+            region.moved_objects -= 1;
+        }
+        region.strong_objects -= u32::from(aux.strong > 0);
+        region.slots.vacate(home.slot);
         // The registry is consistent again; only now run user code.
-        let (tag, size) = (entry.tag, entry.size());
-        // SAFETY: the entry left the pool and is destroyed exactly once here.
-        unsafe { self.destructors.run(home, tag, entry.data_mut(), size) };
-        drop(entry);
-        if let Some(left) = left {
-            self.live_mut(home.region.id).pool.release_chunk(left);
+        if !destructors.is_empty() {
+            // SAFETY: `data` holds the object's bytes (its heap storage, or
+            // the copy of its inline bytes); it is destroyed exactly once here.
+            unsafe { destructors.run(home, tag, data, size) };
+        }
+        if let Some(heap) = heap {
+            let layout = Layout::from_size_align(size, aux.align()).expect("a live layout");
+            regions[home.region.id as usize]
+                .region
+                .pool
+                .release(heap, layout, blocks);
         }
         Ok(())
     }
 
     fn adjust(&mut self, handle: ObjectHandle, count: Count, increment: bool) -> Result<()> {
-        let location = self.locate_mut(handle)?;
-        let region = self.live_mut(location.home.region.id);
-        let entry = region.pool.entry_mut(location.position);
+        let home = self.locate_mut(handle)?;
+        let region = self.live_mut(home.region.id);
+        let aux = region.slots.aux_mut(home.slot);
         let value = match count {
-            Count::Weak => &mut entry.weak,
-            _ => &mut entry.strong,
+            Count::Weak => &mut aux.weak,
+            _ => &mut aux.strong,
         };
         let before = *value;
         *value = if increment {
@@ -315,21 +391,19 @@ impl Registry {
     /// ```
     pub fn store_handle(&mut self, container: RegionHandle, handle: ObjectHandle) -> Result<bool> {
         self.region(container)?;
-        let location = self.locate_mut(handle)?;
-        if location.home.region == container {
+        let home = self.locate_mut(handle)?;
+        if home.region == container {
             return Ok(false);
         }
-        self.retain(location.home)?;
+        self.retain(home)?;
         Ok(true)
     }
 
     /// A weak handle to the object; increments its weak count.
     pub fn downgrade(&mut self, handle: ObjectHandle) -> Result<WeakHandle> {
-        let location = self.locate_mut(handle)?;
-        self.adjust(location.home, Count::Weak, true)?;
-        Ok(WeakHandle {
-            target: location.home,
-        })
+        let home = self.locate_mut(handle)?;
+        self.adjust(home, Count::Weak, true)?;
+        Ok(WeakHandle { target: home })
     }
 
     /// The object's current home handle while it is alive, else `None`.
@@ -345,7 +419,7 @@ impl Registry {
     /// assert_eq!(reg.upgrade(w), None);
     /// ```
     pub fn upgrade(&self, weak: WeakHandle) -> Option<ObjectHandle> {
-        self.locate(weak.target).ok().map(|location| location.home)
+        self.locate(weak.target).ok()
     }
 
     /// Gives up a weak reference: decrements the weak count
@@ -356,7 +430,7 @@ impl Registry {
 
     /// Installs `destructor` for objects with raw `tag`, replacing any earlier
     /// one. It runs once for each such object destroyed (by `free`, by region
-    /// death, by dropping the registry), never on promotion.
+    /// death, by dropping the registry), never on promotion or compaction.
     ///
     /// ```
     /// use regions::{Registry, TypeTag};

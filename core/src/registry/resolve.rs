@@ -1,192 +1,156 @@
 //! Finding an object from any of its handles, and moving it.
 //!
-//! A handle names either a live slot (the object's home), a forwarding
-//! record in a live region's slot table (left by a manual promotion), or a
-//! record in the ghost table of a dead region incarnation. Resolution follows
-//! records until it reaches a live slot; `&mut` operations then rewrite every
-//! record they passed to point straight at the home (path compression), so
-//! the next resolution of the same handle visits one record.
+//! A handle names either a live slot (the object's home), a forwarding slot
+//! in a live region (left by a manual promotion), or a ghost record of a
+//! dead region incarnation. Both kinds of record name the object's
+//! forwarding node, which holds its current home (see `forwarding.rs`), so
+//! resolution is at most one record and one node, whatever the history.
 
-use alloc::vec::Vec;
+use core::alloc::Layout;
 
 use super::Registry;
-use crate::alias::Alias;
+use crate::destructor::Destructors;
 use crate::error::{Error, Found, Result};
 use crate::handle::{ObjectHandle, RegionHandle};
-use crate::pool::{Entry, Pool, Reserved};
-use crate::region::Region;
-use crate::slot_table::SlotState;
+use crate::pool::{HeapRef, DEDICATED_PAGE, ZERO_SIZED_PAGE};
+use crate::slot_table::{Aux, Cell, Occupant, Record};
 
-/// Where a live object is.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Location {
-    /// The object's current home handle (its region is live).
-    pub home: ObjectHandle,
-    /// Its position in the home region's pool.
-    pub position: u32,
-}
-
-/// One step of resolution.
+/// What a handle names, one record deep.
 pub(crate) enum Step {
-    Home(u32),
-    Forward(ObjectHandle),
+    /// The handle is its object's home.
+    Home,
+    /// The handle is an old home; the object's forwarding node.
+    Forward(u32),
+    /// Nothing alive.
     Dead(Found),
 }
 
+/// What moving an object needs to know about it.
+#[derive(Clone, Copy)]
+pub(crate) struct Moving {
+    pub layout: Layout,
+    pub tag: u64,
+    pub heap: Option<HeapRef>,
+    pub aux: Aux,
+}
+
+impl Moving {
+    /// The object in `record` with metadata `aux`.
+    pub fn of(record: &Record, aux: Aux) -> Self {
+        Moving {
+            layout: Layout::from_size_align(record.size(), aux.align())
+                .expect("a live object's layout is valid"),
+            tag: record.tag,
+            heap: record.heap(),
+            aux,
+        }
+    }
+
+    /// Whether its bytes live in a page (and must be copied to move).
+    pub fn in_page(&self) -> bool {
+        self.heap
+            .is_some_and(|heap| heap.page != DEDICATED_PAGE && heap.page != ZERO_SIZED_PAGE)
+    }
+}
+
 impl Registry {
-    /// What `handle` names, one record deep.
+    /// The record of `handle` if it names its object's home: the fast path,
+    /// no forwarding and no error construction.
     #[inline]
+    pub(crate) fn home_record(&self, handle: ObjectHandle) -> Option<&Record> {
+        let slot = self.regions.get(handle.region.id as usize)?;
+        if slot.stamp != super::live_stamp(handle.region.generation) {
+            return None;
+        }
+        let record = slot.region.slots.record(handle.slot)?;
+        (record.generation == handle.slot_generation && record.is_live()).then_some(record)
+    }
+
+    /// What `handle` names, one record deep.
     pub(crate) fn step(&self, handle: ObjectHandle) -> Step {
         let Some(slot) = self.regions.get(handle.region.id as usize) else {
             return Step::Dead(Found::NeverIssued);
         };
-        match &slot.region {
-            Some(region) if slot.generation == handle.region.generation => {
-                let Some(record) = region.slots.record(handle.slot) else {
-                    return Step::Dead(Found::NeverIssued);
-                };
-                if record.generation != handle.slot_generation {
-                    return Step::Dead(Found::Generation {
-                        current: record.generation,
-                    });
-                }
-                match record.state {
-                    SlotState::Live => Step::Home(region.slots.live_position(handle.slot)),
-                    SlotState::Forwarded(target) => Step::Forward(target),
-                    SlotState::Free { .. } => Step::Dead(Found::FreedSlot),
-                    SlotState::Retired => Step::Dead(Found::Retired),
-                }
+        if slot.is_live() && slot.generation() == handle.region.generation {
+            let Some(record) = slot.region.slots.record(handle.slot) else {
+                return Step::Dead(Found::NeverIssued);
+            };
+            if record.generation == handle.slot_generation && record.is_live() {
+                return Step::Home;
             }
-            _ => match self.ghosts.lookup(handle) {
-                Some(record) => Step::Forward(record.target),
-                None if slot.retired => Step::Dead(Found::Retired),
-                None => Step::Dead(Found::Generation {
-                    current: slot.generation,
+            let previous = handle.slot_generation & 1 == 1
+                && record.generation == handle.slot_generation.wrapping_add(1);
+            return match record.occupant() {
+                Occupant::Forwarded(node) if previous => Step::Forward(node),
+                Occupant::Free if previous => Step::Dead(Found::FreedSlot),
+                Occupant::Retired if previous => Step::Dead(Found::Retired),
+                _ => Step::Dead(Found::Generation {
+                    current: record.generation,
                 }),
-            },
+            };
+        }
+        match self.forwarding.ghost(handle) {
+            Some(record) => Step::Forward(record.node),
+            None if slot.retired => Step::Dead(Found::Retired),
+            None => Step::Dead(Found::Generation {
+                current: slot.generation(),
+            }),
         }
     }
 
-    /// Follows `handle` to its object; returns the location and the number of
-    /// records visited.
-    fn follow(&self, handle: ObjectHandle) -> Result<(Location, u64)> {
-        let mut current = handle;
-        let mut hops = 0;
-        loop {
-            match self.step(current) {
-                Step::Home(position) => {
-                    return Ok((
-                        Location {
-                            home: current,
-                            position,
-                        },
-                        hops,
-                    ))
-                }
-                Step::Forward(target) => {
-                    current = target;
-                    hops += 1;
-                }
-                Step::Dead(found) => {
-                    let found = if hops > 0 {
-                        Found::DeadForwardingTarget
-                    } else {
-                        found
-                    };
-                    return Err(Error::StaleHandle { handle, found });
-                }
-            }
-        }
-    }
-
-    /// The pool entry of `handle` if it names its object's home slot: the
-    /// fast path, with no forwarding and no error construction.
+    /// The object's current home handle, without changing anything.
     #[inline]
-    pub(crate) fn home_entry(&self, handle: ObjectHandle) -> Option<&Entry> {
-        self.home(handle)
-            .map(|(region, position)| region.pool.entry(position))
-    }
-
-    /// The region and pool position of `handle`'s object if `handle` names
-    /// its home slot (no forwarding, no error construction).
-    #[inline]
-    fn home(&self, handle: ObjectHandle) -> Option<(&Region, u32)> {
-        let slot = self.regions.get(handle.region.id as usize)?;
-        let region = slot.region.as_ref()?;
-        if slot.generation != handle.region.generation {
-            return None;
-        }
-        let record = region.slots.record(handle.slot)?;
-        if record.generation != handle.slot_generation || record.state != SlotState::Live {
-            return None;
-        }
-        Some((region, region.slots.live_position(handle.slot)))
-    }
-
-    /// Locates a live object without changing anything.
-    #[inline]
-    pub(crate) fn locate(&self, handle: ObjectHandle) -> Result<Location> {
-        if let Some((_, position)) = self.home(handle) {
-            return Ok(Location {
-                home: handle,
-                position,
-            });
+    pub(crate) fn locate(&self, handle: ObjectHandle) -> Result<ObjectHandle> {
+        if self.home_record(handle).is_some() {
+            return Ok(handle);
         }
         self.locate_slow(handle)
     }
 
     #[cold]
     #[inline(never)]
-    fn locate_slow(&self, handle: ObjectHandle) -> Result<Location> {
-        self.follow(handle).map(|(location, _)| location)
+    fn locate_slow(&self, handle: ObjectHandle) -> Result<ObjectHandle> {
+        let found = match self.step(handle) {
+            Step::Home => return Ok(handle),
+            Step::Forward(node) => match self.forwarding.home(node) {
+                Some(home) => return Ok(home),
+                None => Found::DeadForwardingTarget,
+            },
+            Step::Dead(found) => found,
+        };
+        Err(Error::StaleHandle { handle, found })
     }
 
-    /// Locates a live object, compressing the forwarding chain walked.
+    /// Like [`locate`](Self::locate), counting the forwarding record visited.
     #[inline]
-    pub(crate) fn locate_mut(&mut self, handle: ObjectHandle) -> Result<Location> {
-        if let Some((_, position)) = self.home(handle) {
-            return Ok(Location {
-                home: handle,
-                position,
-            });
-        }
-        let (location, hops) = self.follow(handle)?;
-        self.forwarding_hops += hops;
-        if hops > 1 {
-            self.compress(handle, location.home);
-        }
-        Ok(location)
+    pub(crate) fn locate_mut(&mut self, handle: ObjectHandle) -> Result<ObjectHandle> {
+        let home = self.locate(handle)?;
+        self.forwarding_hops += u64::from(home != handle);
+        Ok(home)
     }
 
-    /// Points every record on the chain from `handle` straight at `home`.
-    fn compress(&mut self, handle: ObjectHandle, home: ObjectHandle) {
-        let mut current = handle;
-        while current != home {
-            let Step::Forward(next) = self.step(current) else {
-                unreachable!("{current} was on the chain to {home}");
-            };
-            self.set_forward(current, home);
-            current = next;
-        }
+    /// The live record of a home handle.
+    #[inline]
+    pub(crate) fn record_at(&self, home: ObjectHandle) -> &Record {
+        self.live(home.region.id)
+            .slots
+            .record(home.slot)
+            .expect("a home names an existing slot")
     }
 
-    /// Rewrites the forwarding record `handle` names to point at `target`.
-    fn set_forward(&mut self, handle: ObjectHandle, target: ObjectHandle) {
-        let slot = &mut self.regions[handle.region.id as usize];
-        if let (Some(region), true) = (
-            &mut slot.region,
-            slot.generation == handle.region.generation,
-        ) {
-            if let Some(record) = region.slots.record_mut(handle.slot) {
-                record.state = SlotState::Forwarded(target);
-            }
-        } else if let Some(record) = self.ghosts.lookup_mut(handle) {
-            record.target = target;
+    /// The record of the object `handle` resolves to.
+    #[inline]
+    pub(crate) fn record(&self, handle: ObjectHandle) -> Result<&Record> {
+        if let Some(record) = self.home_record(handle) {
+            return Ok(record);
         }
+        let home = self.locate_slow(handle)?;
+        Ok(self.record_at(home))
     }
 
-    /// The object's current home handle. Compresses the forwarding chain, so
-    /// resolving the same handle again visits at most one record.
+    /// The object's current home handle. Every old handle reaches its object
+    /// through one forwarding record, so this is O(1) however many times
+    /// the object moved.
     ///
     /// ```
     /// use regions::Registry;
@@ -198,82 +162,112 @@ impl Registry {
     /// assert_eq!(reg.resolve(old).unwrap(), new);
     /// ```
     pub fn resolve(&mut self, handle: ObjectHandle) -> Result<ObjectHandle> {
-        self.locate_mut(handle).map(|location| location.home)
+        self.locate_mut(handle)
     }
 
     /// The object's current home region.
     pub fn region_of(&self, handle: ObjectHandle) -> Result<RegionHandle> {
-        self.locate(handle).map(|location| location.home.region)
+        self.locate(handle).map(|home| home.region)
     }
 
     /// Moves the object to `target` (any live region) and returns its new
     /// home handle; every older handle forwards to it. Contents, type and
     /// counts are kept. Promoting to the current home is a no-op.
     pub fn promote(&mut self, handle: ObjectHandle, target: RegionHandle) -> Result<ObjectHandle> {
-        let location = self.locate_mut(handle)?;
+        let home = self.locate_mut(handle)?;
         self.region(target)?;
-        if location.home.region == target {
-            return Ok(location.home);
+        if home.region == target {
+            return Ok(home);
         }
-        let source_id = location.home.region.id;
-        let entry = self.live(source_id).pool.entry(location.position);
-        let move_request = entry.move_request();
-        let destination = self.live_mut(target.id);
-        if !destination.slots.has_ids_for(1) {
-            return Err(Error::IdSpaceExhausted);
-        }
-        destination.slots.try_reserve(1)?;
-        destination.pool.try_reserve(1)?;
-        // The forwarding record left behind is listed in the object's alias
-        // list, so that it is freed with the object.
-        let source = self.regions[source_id as usize]
-            .region
-            .as_mut()
-            .expect("home region is live");
-        let aliases = &mut source.pool.entry_mut(location.position).aliases;
-        self.aliases
-            .reserve(aliases)
-            .map_err(|()| Error::OutOfMemory {
-                requested: core::mem::size_of::<Alias>(),
-            })?;
-        let destination = self.live_mut(target.id);
-        let reserved = destination.pool.reserve_move(move_request)?;
+        let source = home.region.id;
+        let moving = Moving::of(
+            self.record_at(home),
+            *self.live(source).slots.aux(home.slot),
+        );
+        self.live_mut(target.id).slots.reserve(1)?;
+        self.forwarding.reserve(1, 0)?;
+        let reserved = self.reserve_move(target.id, &moving)?;
         // Nothing below can fail.
-        let source = self.regions[source_id as usize]
-            .region
-            .as_mut()
-            .expect("home region is live");
-        let removal = source.slots.forward(location.home.slot, location.home);
-        let mut entry = source.pool.swap_remove(removal.position);
-        let listed = self
-            .aliases
-            .add(&mut entry.aliases, Alias::Slot(location.home));
-        debug_assert!(listed, "capacity was reserved");
-        let strong = entry.strong > 0;
-        source.strong_objects -= u32::from(strong);
-        if let Some(left) = Pool::rehome(&mut entry, reserved) {
-            source.pool.release_chunk(left);
+        let new_home = self.transfer(home, target, &moving, reserved);
+        let node = self.forwarding.moved(home, moving.aux.moved(), new_home);
+        self.live_mut(source).slots.forward(home.slot, node);
+        self.forwarding.add_slot_record(node);
+        if let Some(heap) = moving.heap.filter(|_| moving.in_page()) {
+            let Registry {
+                regions, blocks, ..
+            } = self;
+            regions[source as usize]
+                .region
+                .pool
+                .release(heap, moving.layout, blocks);
         }
-        let new_home = self.adopt(target, entry);
-        self.set_forward(location.home, new_home);
         Ok(new_home)
     }
 
-    /// Puts a moved entry into `target`'s pool (capacity reserved) and
-    /// returns its new home handle.
-    pub(crate) fn adopt(
+    /// Storage in region `target` for a moving object whose bytes are in a
+    /// page; `None` for objects whose storage moves with them.
+    pub(crate) fn reserve_move(&mut self, target: u32, moving: &Moving) -> Result<Option<HeapRef>> {
+        if !moving.in_page() {
+            return Ok(None);
+        }
+        let Registry {
+            regions,
+            blocks,
+            config,
+            ..
+        } = self;
+        let pool = &mut regions[target as usize].region.pool;
+        let typed = Destructors::type_index(moving.tag);
+        pool.allocate(moving.layout, typed, config, blocks)
+            .map(Some)
+    }
+
+    /// Puts the object at `home` into `target` (room and `reserved` storage
+    /// ready), copying page bytes, and returns its new home handle. The old
+    /// slot is left as it is (live), and its page storage is not released:
+    /// the caller forwards or vacates the slot and releases the storage.
+    pub(crate) fn transfer(
         &mut self,
+        home: ObjectHandle,
         target: RegionHandle,
-        entry: crate::pool::Entry,
+        moving: &Moving,
+        reserved: Option<HeapRef>,
     ) -> ObjectHandle {
-        let destination = self.live_mut(target.id);
-        destination.strong_objects += u32::from(entry.strong > 0);
-        let (slot, slot_generation) = destination
-            .slots
-            .allocate()
-            .expect("ids and capacity were reserved");
-        let position = destination.pool.push(entry);
-        debug_assert_eq!(destination.slots.position(slot), Some(position));
+        let (source, destination) = self.two_mut(home.region.id, target.id);
+        let record = source.slots.record_mut(home.slot);
+        let cell = match reserved {
+            Some(storage) => {
+                // SAFETY: the reserved chunk holds `size` bytes, aligned, and
+                // does not overlap the object's current chunk.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(
+                        record.data(),
+                        storage.data.as_ptr(),
+                        moving.layout.size(),
+                    )
+                };
+                Cell::heap(storage)
+            }
+            None => record.cell(),
+        };
+        if moving.heap.is_some_and(|heap| heap.page == DEDICATED_PAGE) {
+            source.pool.dedicated -= 1;
+            destination.pool.dedicated += 1;
+        }
+        let strong = u32::from(moving.aux.strong > 0);
+        source.strong_objects -= strong;
+        destination.strong_objects += strong;
+        source.moved_objects -= u32::from(moving.aux.moved());
+        destination.moved_objects += 1;
+        let mut aux = moving.aux;
+        aux.set_moved();
+        let (slot, slot_generation) = destination.slots.occupy(
+            moving.layout.size(),
+            moving.heap.is_some(),
+            moving.tag,
+            cell,
+            aux,
+        );
         ObjectHandle {
             region: target,
             slot,
@@ -281,33 +275,23 @@ impl Registry {
         }
     }
 
-    /// Reserves storage in `target` for moving the arena objects at
-    /// `positions` of `source`; all or nothing.
-    pub(crate) fn reserve_moves(
-        &mut self,
-        source_entries: &[crate::pool::Entry],
-        positions: &[u32],
-        target: u32,
-    ) -> Result<Vec<Option<Reserved>>> {
-        let mut reserved: Vec<Option<Reserved>> = Vec::new();
-        reserved
-            .try_reserve_exact(positions.len())
-            .map_err(|_| Error::OutOfMemory {
-                requested: positions.len() * core::mem::size_of::<Option<Reserved>>(),
-            })?;
-        let destination = self.live_mut(target);
-        for &position in positions {
-            let request = source_entries[position as usize].move_request();
-            match destination.pool.reserve_move(request) {
-                Ok(storage) => reserved.push(storage),
-                Err(error) => {
-                    for storage in reserved.into_iter().flatten() {
-                        destination.pool.unreserve(storage);
-                    }
-                    return Err(error);
-                }
+    /// Frees the forwarding slots of live region `id` whose object is gone,
+    /// so a long-lived region that promotes objects out reuses its slots.
+    pub(crate) fn sweep_forwarded(&mut self, id: u32) {
+        let Registry {
+            regions,
+            forwarding,
+            ..
+        } = self;
+        let slots = &mut regions[id as usize].region.slots;
+        for slot in 0..slots.len() as u32 {
+            let Some(Occupant::Forwarded(node)) = slots.record(slot).map(Record::occupant) else {
+                continue;
+            };
+            if forwarding.home(node).is_none() {
+                slots.release_forwarded(slot);
+                forwarding.remove_slot_record(node);
             }
         }
-        Ok(reserved)
     }
 }

@@ -16,9 +16,9 @@ pub struct Report {
     pub reach: Reach,
     /// Deepest region nesting seen (the root is depth 0).
     pub max_region_depth: usize,
-    /// Most forwarding records one op walked in the core (from
-    /// `Registry::forwarding_hops` deltas): the longest chain exercised.
-    pub longest_forwarding_walk: u64,
+    /// Resolutions through a forwarding record in the core (from
+    /// `Registry::forwarding_hops` deltas): old handles of moved objects used.
+    pub forwarded_resolutions: u64,
     /// Destructor calls observed in the core (raw destructors and drops of
     /// tracked typed values).
     pub destructor_calls: u64,
@@ -61,9 +61,7 @@ impl Report {
         r.destructor_calls += o.destructor_calls;
         self.ops += other.ops;
         self.max_region_depth = self.max_region_depth.max(other.max_region_depth);
-        self.longest_forwarding_walk = self
-            .longest_forwarding_walk
-            .max(other.longest_forwarding_walk);
+        self.forwarded_resolutions += other.forwarded_resolutions;
         self.destructor_calls += other.destructor_calls;
         self.destructor_calls_on_region_death += other.destructor_calls_on_region_death;
         self.stale_rejections += other.stale_rejections;

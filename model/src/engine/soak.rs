@@ -92,7 +92,7 @@ impl Progress {
                 t.destructor_calls_on_region_death,
             ),
             ("max_region_depth", t.max_region_depth as u64),
-            ("longest_forwarding_walk", t.longest_forwarding_walk),
+            ("forwarded_resolutions", t.forwarded_resolutions),
             ("stale_rejections", t.stale_rejections),
             ("fabricated_rejections", t.fabricated_rejections),
             ("type_mismatch_rejections", t.type_mismatch_rejections),

@@ -1,0 +1,340 @@
+//! Forwarding: how every handle an object ever had keeps finding it.
+//!
+//! The first time an object moves (manual promotion or promotion by region
+//! death) it gets a *node*: one 24-byte record holding its current home
+//! handle. Every old handle of the object leads to the node, and a move only
+//! updates the node, so resolving any old handle takes one lookup and one
+//! node read — O(1) however often the object moved, with no chain to walk
+//! or compress.
+//!
+//! Old handles reach their node in one of two ways:
+//! - the old home's slot is in a live region: the slot record itself is a
+//!   forwarding record naming the node (`slot_table.rs`);
+//! - the old home's region is dead: a *ghost record* in one registry-wide
+//!   hash map keyed by `(region id, region generation, slot)` holds the
+//!   slot's generation and the node (20 bytes per record; no table per dead
+//!   region). The ghost records of one dead region incarnation form its
+//!   *ghost table*.
+//!
+//! Nodes count the records that name them. When the object dies its node
+//! is marked dead; ghost records naming dead nodes are garbage, swept in
+//! bulk once they are half the map (amortized O(1)), and forwarding slots of
+//! live regions are freed lazily by their region (`Registry::sweep_forwarded`).
+//! A node is freed once it is dead and no record names it. So forwarding
+//! memory is proportional to the old handles of live objects.
+
+use alloc::vec::Vec;
+
+use hashbrown::{HashMap, HashSet};
+
+use crate::error::{Error, Result};
+use crate::handle::{ObjectHandle, RegionHandle};
+
+/// A node's home while it is dead.
+const DEAD: ObjectHandle = ObjectHandle::from_raw_parts(u32::MAX, u32::MAX, u32::MAX, u32::MAX);
+
+/// Where an old handle of a dead region incarnation leads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GhostRecord {
+    /// The slot generation the old handles carry.
+    pub slot_generation: u32,
+    /// The object's node.
+    pub node: u32,
+}
+
+/// `(region id, region generation, slot)` of an old home in a dead region.
+type GhostKey = (u32, u32, u32);
+
+/// The current home of one object that moved.
+#[derive(Clone, Copy, Debug)]
+struct Node {
+    /// The object's current home handle, or `DEAD`.
+    home: ObjectHandle,
+    /// Ghost records naming this node.
+    ghost_records: u32,
+    /// Forwarding slots of live regions naming this node.
+    slot_records: u32,
+}
+
+/// Every forwarding node and ghost record of a registry.
+#[derive(Debug, Default)]
+pub(crate) struct Forwarding {
+    nodes: Vec<Node>,
+    /// Free node indices.
+    free_nodes: Vec<u32>,
+    /// The node of every live object that moved, by its current home
+    /// `(region id, slot)`.
+    moved: HashMap<(u32, u32), u32>,
+    ghosts: HashMap<GhostKey, GhostRecord>,
+    /// Ghost records whose node is dead (swept when they are half the map).
+    garbage: usize,
+}
+
+impl Forwarding {
+    /// The home of `node`, if its object is alive.
+    #[inline]
+    pub fn home(&self, node: u32) -> Option<ObjectHandle> {
+        let home = self.nodes.get(node as usize)?.home;
+        (home != DEAD).then_some(home)
+    }
+
+    /// The ghost record of `handle`, if its region incarnation is dead and
+    /// the slot was forwarded at that generation.
+    #[inline]
+    pub fn ghost(&self, handle: ObjectHandle) -> Option<GhostRecord> {
+        let region = handle.region();
+        let record = *self
+            .ghosts
+            .get(&(region.id(), region.generation(), handle.slot()))?;
+        (record.slot_generation == handle.slot_generation()).then_some(record)
+    }
+
+    /// The node of the moved object at home `(region id, slot)`, if any.
+    pub fn node_at(&self, region: u32, slot: u32) -> Option<u32> {
+        self.moved.get(&(region, slot)).copied()
+    }
+
+    /// Makes sure `moves` objects can move and `ghosts` ghost records be
+    /// added without allocating.
+    pub fn reserve(&mut self, moves: usize, ghosts: usize) -> Result<()> {
+        let oom = |bytes: usize| Error::OutOfMemory { requested: bytes };
+        let new_nodes = moves.saturating_sub(self.free_nodes.len());
+        self.nodes
+            .try_reserve(new_nodes)
+            .map_err(|_| oom(new_nodes * core::mem::size_of::<Node>()))?;
+        self.free_nodes
+            .try_reserve(moves)
+            .map_err(|_| oom(moves * 4))?;
+        self.moved.try_reserve(moves).map_err(|_| oom(moves * 12))?;
+        self.ghosts
+            .try_reserve(ghosts)
+            .map_err(|_| oom(ghosts * 20))
+    }
+
+    /// Records that the object at `from` (its current home; `has_node` says
+    /// whether it already moved before) now lives at `to`; returns its node.
+    /// Capacity must have been reserved.
+    pub fn moved(&mut self, from: ObjectHandle, has_node: bool, to: ObjectHandle) -> u32 {
+        let node = if has_node {
+            let node = self
+                .moved
+                .remove(&(from.region().id(), from.slot()))
+                .expect("a moved object has a node");
+            self.nodes[node as usize].home = to;
+            node
+        } else {
+            let fresh = Node {
+                home: to,
+                ghost_records: 0,
+                slot_records: 0,
+            };
+            match self.free_nodes.pop() {
+                Some(node) => {
+                    self.nodes[node as usize] = fresh;
+                    node
+                }
+                None => {
+                    self.nodes.push(fresh);
+                    self.nodes.len() as u32 - 1
+                }
+            }
+        };
+        self.moved.insert((to.region().id(), to.slot()), node);
+        node
+    }
+
+    /// A live region's slot became a forwarding record to `node`.
+    pub fn add_slot_record(&mut self, node: u32) {
+        self.nodes[node as usize].slot_records += 1;
+    }
+
+    /// A forwarding slot naming `node` was freed.
+    pub fn remove_slot_record(&mut self, node: u32) {
+        self.nodes[node as usize].slot_records -= 1;
+        self.free_if_unused(node);
+    }
+
+    /// Adds a ghost record for the old home `old` in dead `region`, naming
+    /// `node` (capacity reserved). `from_slot` says it replaces a forwarding
+    /// slot of that region, which it takes over.
+    pub fn add_ghost(
+        &mut self,
+        region: RegionHandle,
+        slot: u32,
+        slot_generation: u32,
+        node: u32,
+        from_slot: bool,
+    ) {
+        let record = GhostRecord {
+            slot_generation,
+            node,
+        };
+        let previous = self
+            .ghosts
+            .insert((region.id(), region.generation(), slot), record);
+        debug_assert!(previous.is_none(), "{region} slot {slot} forwarded twice");
+        let node = &mut self.nodes[node as usize];
+        node.ghost_records += 1;
+        if from_slot {
+            node.slot_records -= 1;
+        }
+    }
+
+    /// The moved object at home `(region id, slot)` was destroyed: its node
+    /// dies, and its records become garbage.
+    pub fn object_died(&mut self, region: u32, slot: u32) {
+        let node = self
+            .moved
+            .remove(&(region, slot))
+            .expect("a moved object has a node");
+        let entry = &mut self.nodes[node as usize];
+        entry.home = DEAD;
+        self.garbage += entry.ghost_records as usize;
+        self.free_if_unused(node);
+        if self.garbage >= 64 && self.garbage * 2 >= self.ghosts.len() {
+            self.sweep();
+        }
+    }
+
+    /// Removes every ghost record naming a dead node.
+    fn sweep(&mut self) {
+        let nodes = &mut self.nodes;
+        let mut emptied = Vec::new();
+        self.ghosts.retain(|_, record| {
+            let node = &mut nodes[record.node as usize];
+            if node.home != DEAD {
+                return true;
+            }
+            node.ghost_records -= 1;
+            if node.ghost_records == 0 && node.slot_records == 0 {
+                emptied.push(record.node);
+            }
+            false
+        });
+        self.garbage = 0;
+        for node in emptied {
+            self.release_node(node);
+        }
+    }
+
+    fn free_if_unused(&mut self, node: u32) {
+        let entry = &self.nodes[node as usize];
+        if entry.home == DEAD && entry.ghost_records == 0 && entry.slot_records == 0 {
+            self.release_node(node);
+        }
+    }
+
+    fn release_node(&mut self, node: u32) {
+        // Freeing never fails: if the free list cannot grow, the node is not reused.
+        if self.free_nodes.try_reserve(1).is_ok() {
+            self.free_nodes.push(node);
+        }
+    }
+
+    /// Number of ghost tables: dead region incarnations with a ghost record
+    /// that leads to a live object.
+    pub fn ghost_table_count(&self) -> usize {
+        let mut tables = HashSet::new();
+        for (&(id, generation, _), record) in &self.ghosts {
+            if self.home(record.node).is_some() {
+                tables.insert((id, generation));
+            }
+        }
+        tables.len()
+    }
+
+    /// Ghost records that lead to a live object.
+    pub fn live_ghost_records(&self) -> usize {
+        self.ghosts
+            .values()
+            .filter(|record| self.home(record.node).is_some())
+            .count()
+    }
+
+    /// Bytes of memory forwarding holds.
+    pub fn table_bytes(&self) -> usize {
+        self.nodes.capacity() * core::mem::size_of::<Node>()
+            + self.free_nodes.capacity() * 4
+            + self.moved.capacity() * 13
+            + self.ghosts.capacity() * 21
+    }
+
+    /// Checks the counts against the records: `slot_records[node]` is how
+    /// many forwarding slots of live regions name each node; `is_live(h)`
+    /// says whether `h` names a live region incarnation.
+    pub fn check(
+        &self,
+        slot_records: &HashMap<u32, u32>,
+        is_live_region: impl Fn(RegionHandle) -> bool,
+        problems: &mut Vec<alloc::string::String>,
+    ) {
+        use alloc::format;
+        let mut ghost_counts: HashMap<u32, u32> = HashMap::new();
+        let mut garbage = 0;
+        for (&(id, generation, slot), record) in &self.ghosts {
+            let region = RegionHandle::from_raw_parts(id, generation);
+            if is_live_region(region) {
+                problems.push(format!("a ghost record names live {region} slot {slot}"));
+            }
+            match self.nodes.get(record.node as usize) {
+                Some(node) => {
+                    *ghost_counts.entry(record.node).or_default() += 1;
+                    garbage += usize::from(node.home == DEAD);
+                    if node.home.region() == region {
+                        problems.push(format!(
+                            "{region} slot {slot} forwards into its own dead region"
+                        ));
+                    }
+                }
+                None => problems.push(format!(
+                    "ghost record of {region} slot {slot} names no node"
+                )),
+            }
+        }
+        if garbage != self.garbage {
+            problems.push(format!(
+                "{garbage} garbage ghost records, the count says {}",
+                self.garbage
+            ));
+        }
+        let free: HashSet<u32> = self.free_nodes.iter().copied().collect();
+        if free.len() != self.free_nodes.len() {
+            problems.push("a node is free twice".into());
+        }
+        for (index, node) in self.nodes.iter().enumerate() {
+            let index = index as u32;
+            let ghosts = ghost_counts.get(&index).copied().unwrap_or(0);
+            let slots = slot_records.get(&index).copied().unwrap_or(0);
+            if free.contains(&index) {
+                if ghosts + slots != 0 {
+                    problems.push(format!("free node {index} is still named"));
+                }
+                continue;
+            }
+            if (ghosts, slots) != (node.ghost_records, node.slot_records) {
+                problems.push(format!(
+                    "node {index} is named by {ghosts} ghost and {slots} slot records, counts {} and {}",
+                    node.ghost_records, node.slot_records
+                ));
+            }
+            if node.home == DEAD && ghosts + slots == 0 {
+                problems.push(format!("dead node {index} is neither named nor free"));
+            }
+        }
+        let homed = self.nodes.iter().filter(|n| n.home != DEAD).count();
+        if homed != self.moved.len() {
+            problems.push(format!(
+                "{homed} live nodes but {} moved objects",
+                self.moved.len()
+            ));
+        }
+        for (&(region, slot), &node) in &self.moved {
+            match self.nodes.get(node as usize) {
+                Some(n) if n.home.region().id() == region && n.home.slot() == slot => {}
+                _ => problems.push(format!(
+                    "moved object at region {region} slot {slot} has a node elsewhere"
+                )),
+            }
+        }
+    }
+}
