@@ -150,6 +150,15 @@ impl Destructors {
         self.claim_with::<[T]>(core::mem::needs_drop::<T>().then_some(drop_slice::<T> as DropGlue))
     }
 
+    /// The stored tag of `T` if the cache has it (the allocation fast path).
+    #[inline(always)]
+    pub fn claim_cached<T: 'static>(&self) -> Option<u64> {
+        let tag = typed_tag::<T>();
+        let (cached_tag, index) = self.cache[tag.0 as usize % CACHE];
+        (cached_tag == tag.0 && self.types[index as usize].type_id == TypeId::of::<T>())
+            .then_some(TypeTag::TYPED_BIT | u64::from(index))
+    }
+
     #[inline]
     fn claim_with<T: ?Sized + 'static>(&mut self, drop: Option<DropGlue>) -> Result<u64> {
         let tag = typed_tag::<T>();

@@ -22,22 +22,28 @@ pub(crate) fn next_generation(generation: u32) -> Option<u32> {
     (generation != MAX_GENERATION).then(|| generation + 1)
 }
 
+/// Two `u32`s packed in one `u64` (`low | high << 32`). Handles are packed
+/// this way so that reading one from memory is one or two integer loads,
+/// not a vector load whose parts must be forwarded back from the stack.
+#[inline(always)]
+const fn pack(low: u32, high: u32) -> u64 {
+    low as u64 | (high as u64) << 32
+}
+
 /// Names a region: (region id, region generation).
 ///
 /// Valid while the region it was returned for is alive. Region ids are
 /// recycled with a generation bump, so an old handle to a recycled id is stale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Handles order by id, then generation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RegionHandle {
-    pub(crate) id: u32,
-    pub(crate) generation: u32,
+    /// `id | generation << 32`.
+    bits: u64,
 }
 
 impl RegionHandle {
     /// The permanent root region of every registry.
-    pub const ROOT: RegionHandle = RegionHandle {
-        id: 0,
-        generation: 0,
-    };
+    pub const ROOT: RegionHandle = RegionHandle::from_raw_parts(0, 0);
 
     /// Builds a handle from raw field values. Nothing is checked here: a
     /// handle that names no live region is rejected by every operation.
@@ -48,24 +54,56 @@ impl RegionHandle {
     /// let fake = RegionHandle::from_raw_parts(7, 3);
     /// assert!(reg.retain_region(fake).is_err());
     /// ```
+    #[inline(always)]
     pub const fn from_raw_parts(id: u32, generation: u32) -> Self {
-        RegionHandle { id, generation }
+        RegionHandle {
+            bits: pack(id, generation),
+        }
     }
 
     /// The region id (an index into the registry's region table).
+    #[inline(always)]
     pub const fn id(self) -> u32 {
-        self.id
+        self.bits as u32
     }
 
     /// The generation of the region id this handle was issued for.
+    #[inline(always)]
     pub const fn generation(self) -> u32 {
-        self.generation
+        (self.bits >> 32) as u32
+    }
+
+    /// Both fields in one word: `id | generation << 32`.
+    #[inline(always)]
+    pub(crate) const fn bits(self) -> u64 {
+        self.bits
+    }
+}
+
+impl Ord for RegionHandle {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.id(), self.generation()).cmp(&(other.id(), other.generation()))
+    }
+}
+
+impl PartialOrd for RegionHandle {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for RegionHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegionHandle")
+            .field("id", &self.id())
+            .field("generation", &self.generation())
+            .finish()
     }
 }
 
 impl fmt::Display for RegionHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "region {}v{}", self.id, self.generation)
+        write!(f, "region {}v{}", self.id(), self.generation())
     }
 }
 
@@ -75,12 +113,13 @@ impl fmt::Display for RegionHandle {
 /// first says which incarnation of the region the slot table belongs to, the
 /// second which occupant of the slot. An object handle stays valid through
 /// promotions: [`Registry::resolve`](crate::Registry::resolve) gives the
-/// object's current home handle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// object's current home handle. Handles order by region, then slot, then
+/// slot generation.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ObjectHandle {
-    pub(crate) region: RegionHandle,
-    pub(crate) slot: u32,
-    pub(crate) slot_generation: u32,
+    region: RegionHandle,
+    /// `slot | slot_generation << 32`.
+    slot_bits: u64,
 }
 
 impl ObjectHandle {
@@ -92,33 +131,72 @@ impl ObjectHandle {
     /// let fake = ObjectHandle::from_raw_parts(0, 0, 12, 0);
     /// assert!(reg.get(fake).is_err());
     /// ```
+    #[inline(always)]
     pub const fn from_raw_parts(
         region_id: u32,
         region_generation: u32,
         slot: u32,
         slot_generation: u32,
     ) -> Self {
-        ObjectHandle {
-            region: RegionHandle::from_raw_parts(region_id, region_generation),
+        Self::new(
+            RegionHandle::from_raw_parts(region_id, region_generation),
             slot,
             slot_generation,
+        )
+    }
+
+    /// The handle of `slot` at `slot_generation` in `region`.
+    #[inline(always)]
+    pub(crate) const fn new(region: RegionHandle, slot: u32, slot_generation: u32) -> Self {
+        ObjectHandle {
+            region,
+            slot_bits: pack(slot, slot_generation),
         }
     }
 
     /// The region this handle was issued in (not necessarily the object's
     /// current home; see [`Registry::region_of`](crate::Registry::region_of)).
+    #[inline(always)]
     pub const fn region(self) -> RegionHandle {
         self.region
     }
 
     /// The slot id within that region's slot table.
+    #[inline(always)]
     pub const fn slot(self) -> u32 {
-        self.slot
+        self.slot_bits as u32
     }
 
     /// The generation of the slot this handle was issued for.
+    #[inline(always)]
     pub const fn slot_generation(self) -> u32 {
-        self.slot_generation
+        (self.slot_bits >> 32) as u32
+    }
+}
+
+impl Ord for ObjectHandle {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        (self.region, self.slot(), self.slot_generation()).cmp(&(
+            other.region,
+            other.slot(),
+            other.slot_generation(),
+        ))
+    }
+}
+
+impl PartialOrd for ObjectHandle {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for ObjectHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectHandle")
+            .field("region", &self.region)
+            .field("slot", &self.slot())
+            .field("slot_generation", &self.slot_generation())
+            .finish()
     }
 }
 
@@ -127,7 +205,10 @@ impl fmt::Display for ObjectHandle {
         write!(
             f,
             "object {}v{}/{}v{}",
-            self.region.id, self.region.generation, self.slot, self.slot_generation
+            self.region.id(),
+            self.region.generation(),
+            self.slot(),
+            self.slot_generation()
         )
     }
 }

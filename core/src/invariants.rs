@@ -195,11 +195,7 @@ impl Registry {
         let mut per_page: Vec<Vec<(u32, u32)>> = Vec::new();
         let (mut strong, mut moved, mut dedicated) = (0, 0, 0);
         for (slot, record) in region.slots.records() {
-            let home = ObjectHandle {
-                region: handle,
-                slot,
-                slot_generation: record.generation,
-            };
+            let home = ObjectHandle::new(handle, slot, record.generation);
             let node = match record.occupant() {
                 Occupant::Live => None,
                 Occupant::Forwarded(node) => Some(node),

@@ -14,7 +14,7 @@ pub(crate) const NO_PARENT: u32 = u32::MAX;
 #[derive(Debug, Default)]
 #[repr(C)]
 pub(crate) struct Region {
-    /// Slot records (first: `get` reads them right after the region's stamp).
+    /// Slot records (first: `get` reads them right after the region's key).
     pub slots: SlotTable,
     /// Pages and the pools that carve them.
     pub pool: Pool,

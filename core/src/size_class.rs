@@ -30,6 +30,12 @@ const FIRST_CLASS: [u8; SLAB_MAX / 16 + 1] = {
     table
 };
 
+/// The class of an object of at most `SLAB_MAX` bytes aligned to at most 16.
+#[inline(always)]
+pub(crate) fn class_of_small(size: usize) -> usize {
+    usize::from(FIRST_CLASS[size.div_ceil(16)])
+}
+
 /// The class of an object of `size` bytes aligned to `align` (a power of
 /// two), or `None` when no class holds it.
 #[inline]

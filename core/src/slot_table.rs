@@ -36,10 +36,15 @@ const FIRST_GENERATION: u32 = 1;
 
 const _: () = assert!(MAX_GENERATION % 2 == 1, "live generations are odd");
 
-/// Why a vacant record is vacant (kept in its `tag`).
-const VACANT_FREE: u64 = 0;
-const VACANT_FORWARDED: u64 = 1;
-const VACANT_RETIRED: u64 = 2;
+/// Why a vacant record is vacant (kept in its `tag`). The top bit is set
+/// and the rest is no valid type index, so a vacant record never passes the
+/// tag check of `get` (raw tags have the top bit clear) or of `get_typed`
+/// (an exact type index): the readers' fast path needs no separate
+/// liveness test.
+const VACANT: u64 = u64::MAX - 0xff;
+const VACANT_FREE: u64 = VACANT;
+const VACANT_FORWARDED: u64 = VACANT | 1;
+const VACANT_RETIRED: u64 = VACANT | 2;
 
 /// `Aux::info` bits 0..4: log2 of the alignment.
 const ALIGN_MASK: u32 = 0xf;
@@ -145,7 +150,7 @@ pub(crate) enum Occupant {
 
 impl Record {
     /// Whether the record holds a live object.
-    #[inline]
+    #[inline(always)]
     pub fn is_live(&self) -> bool {
         self.generation & 1 == 1
     }
@@ -164,13 +169,13 @@ impl Record {
     }
 
     /// Size in bytes of a live object.
-    #[inline]
+    #[inline(always)]
     pub fn size(&self) -> usize {
         (self.size & !HEAP) as usize
     }
 
     /// The heap storage of a live heap object; `None` for inline objects.
-    #[inline]
+    #[inline(always)]
     pub fn heap(&self) -> Option<HeapRef> {
         if self.size & HEAP == 0 {
             return None;
@@ -186,12 +191,20 @@ impl Record {
     }
 
     /// Address of a live object's first byte.
-    #[inline]
+    #[inline(always)]
     pub fn data(&self) -> *const u8 {
-        match self.heap() {
-            Some(heap) => heap.data.as_ptr(),
-            // SAFETY: taking the address of a union field reads nothing.
-            None => unsafe { self.cell.inline.as_ptr().cast() },
+        let cell = (&self.cell as *const Cell).cast::<u8>();
+        // Read the cell's first word whatever it holds, so that choosing
+        // between it and the cell's address needs no branch.
+        // SAFETY: the cell is 16 readable bytes aligned to 16; the word is
+        // read as `MaybeUninit` and only used when it is the heap address.
+        let word = unsafe { cell.cast::<MaybeUninit<*const u8>>().read() };
+        if self.size & HEAP != 0 {
+            // SAFETY: the `HEAP` bit says the cell holds a `HeapRef`, whose
+            // first field is the (initialized) address.
+            unsafe { word.assume_init() }
+        } else {
+            cell
         }
     }
 
@@ -214,7 +227,7 @@ impl Record {
     ///
     /// # Safety
     /// The record must be live and all its bytes initialized (raw objects).
-    #[inline]
+    #[inline(always)]
     pub unsafe fn bytes(&self) -> &[u8] {
         // SAFETY: a live record's data points at `size` bytes it owns, which
         // the caller guarantees are initialized.
@@ -342,41 +355,47 @@ impl SlotTable {
     }
 
     /// Whether `count` more objects fit without growing the table.
-    #[inline]
+    #[inline(always)]
     pub fn has_room_for(&self, count: usize) -> bool {
-        let spare = self.records.capacity().min(self.aux.capacity()) - self.records.len();
-        count <= self.free as usize + spare
+        count <= self.free as usize + (self.records.capacity() - self.records.len())
     }
 
     /// Makes room so that `count` calls to [`occupy`](Self::occupy) cannot
     /// fail or allocate.
     #[inline]
     pub fn reserve(&mut self, count: usize) -> Result<()> {
-        let new = count.saturating_sub(self.free as usize);
-        if new == 0 {
+        if self.has_room_for(count) {
             return Ok(());
         }
+        let new = count - self.free as usize;
         if self.records.len().saturating_add(new) >= NO_SLOT as usize {
             return Err(Error::IdSpaceExhausted);
         }
-        if self.records.capacity().min(self.aux.capacity()) - self.records.len() < new {
-            self.grow(new)?;
-        }
+        self.grow(new)
+    }
+
+    /// Grows both arrays to the same capacity (at least doubling), so that
+    /// `records.capacity() == aux.capacity()` always holds.
+    #[cold]
+    fn grow(&mut self, new: usize) -> Result<()> {
+        let len = self.records.len();
+        let capacity = (len + new).max(len * 2).max(4);
+        let oom = |_| Error::OutOfMemory {
+            requested: (capacity - len)
+                * (core::mem::size_of::<Record>() + core::mem::size_of::<Aux>()),
+        };
+        self.records
+            .try_reserve_exact(capacity - len)
+            .map_err(oom)?;
+        self.aux.try_reserve_exact(capacity - len).map_err(oom)?;
+        // Vectors may round capacities up; keep the two equal by using the smaller.
+        debug_assert_eq!(self.records.capacity(), self.aux.capacity());
         Ok(())
     }
 
-    #[cold]
-    fn grow(&mut self, new: usize) -> Result<()> {
-        let oom = |_| Error::OutOfMemory {
-            requested: new * (core::mem::size_of::<Record>() + core::mem::size_of::<Aux>()),
-        };
-        self.records.try_reserve(new).map_err(oom)?;
-        self.aux.try_reserve(new).map_err(oom)
-    }
-
     /// Puts a new live object in a free slot (or a new one; room must have
-    /// been reserved) and returns `(slot, generation)`.
-    #[inline]
+    /// been reserved) and returns `(slot, generation, data address)`.
+    #[inline(always)]
     pub fn occupy(
         &mut self,
         size: usize,
@@ -384,12 +403,21 @@ impl SlotTable {
         tag: u64,
         cell: Cell,
         aux: Aux,
-    ) -> (u32, u32) {
+    ) -> (u32, u32, *mut u8) {
         let size = size as u32 | if heap { HEAP } else { 0 };
+        let heap_data = if heap {
+            // SAFETY: the caller says `cell` holds a `HeapRef` iff `heap`.
+            Some(unsafe { cell.heap.data.as_ptr() })
+        } else {
+            None
+        };
         self.live += 1;
-        if self.free_head != NO_SLOT {
+        let (slot, generation) = if self.free_head != NO_SLOT {
             let slot = self.free_head;
-            let record = &mut self.records[slot as usize];
+            debug_assert!((slot as usize) < self.records.len());
+            // SAFETY: the free list links only existing slots (below
+            // `records.len() == aux.len()`).
+            let record = unsafe { self.records.get_unchecked_mut(slot as usize) };
             debug_assert_eq!(record.occupant(), Occupant::Free);
             // SAFETY: free records keep the next free slot in `link`.
             self.free_head = unsafe { record.cell.link };
@@ -401,22 +429,43 @@ impl SlotTable {
                 size,
                 tag,
             };
-            self.aux[slot as usize] = aux;
-            return (slot, generation);
-        }
-        let slot = self.records.len() as u32;
-        self.records.push(Record {
-            cell,
-            generation: FIRST_GENERATION,
-            size,
-            tag,
-        });
-        self.aux.push(aux);
-        (slot, FIRST_GENERATION)
+            // SAFETY: as above.
+            unsafe { *self.aux.get_unchecked_mut(slot as usize) = aux };
+            (slot, generation)
+        } else {
+            let slot = self.records.len();
+            assert!(
+                slot < self.records.capacity() && slot < self.aux.capacity(),
+                "occupy without reserved room"
+            );
+            // SAFETY: room was reserved in both arrays (checked above); the
+            // new element is written before the length covers it.
+            unsafe {
+                self.records.as_mut_ptr().add(slot).write(Record {
+                    cell,
+                    generation: FIRST_GENERATION,
+                    size,
+                    tag,
+                });
+                self.records.set_len(slot + 1);
+                self.aux.as_mut_ptr().add(slot).write(aux);
+                self.aux.set_len(slot + 1);
+            }
+            (slot as u32, FIRST_GENERATION)
+        };
+        // SAFETY: `slot` was just filled. The address is computed, not read
+        // back from the record just written (which would stall on store
+        // forwarding).
+        let record = unsafe { self.records.get_unchecked_mut(slot as usize) };
+        let data = match heap_data {
+            Some(data) => data,
+            None => (&mut record.cell as *mut Cell).cast::<u8>(),
+        };
+        (slot, generation, data)
     }
 
     /// Makes live `slot` vacant: free, or retired at the last generation.
-    #[inline]
+    #[inline(always)]
     pub fn vacate(&mut self, slot: u32) {
         self.live -= 1;
         let record = &mut self.records[slot as usize];
@@ -570,7 +619,7 @@ mod tests {
         assert_eq!(table.record(0).unwrap().generation, 2);
         assert_eq!(table.record(0).unwrap().occupant(), Occupant::Free);
         table.reserve(1).unwrap();
-        let (slot, generation) = table.occupy(1, false, 3, Cell::inline(), Aux::new(1));
+        let (slot, generation, _) = table.occupy(1, false, 3, Cell::inline(), Aux::new(1));
         assert_eq!(
             (slot, generation),
             (0, 3),
@@ -599,8 +648,9 @@ mod tests {
         table.vacate(0);
         assert_eq!(table.record(0).unwrap().occupant(), Occupant::Retired);
         table.reserve(1).unwrap();
+        let (slot, generation, _) = table.occupy(1, false, 0, Cell::inline(), Aux::new(1));
         assert_eq!(
-            table.occupy(1, false, 0, Cell::inline(), Aux::new(1)),
+            (slot, generation),
             (1, 1),
             "the retired slot is never handed out"
         );

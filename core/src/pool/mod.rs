@@ -30,7 +30,7 @@ use core::ptr::NonNull;
 use crate::block::{block_layout, system_alloc, system_free, BlockCache};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::size_class::{class_of, CLASSES, CLASS_SIZES};
+use crate::size_class::{class_of, class_of_small, CLASSES, CLASS_SIZES};
 use large::{large_footprint, LargePool};
 use page::{Page, LARGE_OWNER, NONE, VACANT_OWNER};
 use slab::{SlabKey, SlabPool};
@@ -51,6 +51,10 @@ pub(crate) const ZERO_SIZED_PAGE: u32 = u32::MAX - 1;
 const MAX_TYPED_SLABS: usize = 32;
 /// `class_slab` entry of a class with no pool yet.
 const NO_SLAB: u16 = u16::MAX;
+/// Objects up to this size (and alignment 16) take the allocation fast path:
+/// their class is a slab class under every configuration (the smallest
+/// largest block is 1 KiB, so the dedicated threshold is at least 256).
+const FAST_SLAB_MAX: usize = 256;
 
 /// Where an object's bytes go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,8 +170,41 @@ impl Pool {
 
     /// Storage for a heap object of `layout` (placement other than inline);
     /// `typed` is the registry's type index of a typed object.
-    #[inline]
+    #[inline(always)]
     pub fn allocate(
+        &mut self,
+        layout: Layout,
+        typed: Option<u32>,
+        config: &Config,
+        cache: &mut BlockCache,
+    ) -> Result<HeapRef> {
+        if let Some(heap) = self.allocate_fast(layout, typed) {
+            return Ok(heap);
+        }
+        self.allocate_placed(layout, typed, config, cache)
+    }
+
+    /// The common case of [`allocate`](Self::allocate): an object of a size
+    /// class up to 256 bytes (always a slab object, whatever the
+    /// configuration) aligned to at most 16, whose pool already has a page
+    /// with room.
+    #[inline(always)]
+    pub fn allocate_fast(&mut self, layout: Layout, typed: Option<u32>) -> Option<HeapRef> {
+        if layout.size() > FAST_SLAB_MAX || layout.align() > 16 {
+            return None;
+        }
+        let slab = match typed {
+            None => self.class_slab[class_of_small(layout.size())],
+            Some(index) if index == self.last_typed.0 => self.last_typed.1,
+            Some(_) => return None,
+        };
+        let (data, page) = self.slab_take(usize::from(slab))?;
+        Some(HeapRef { data, page })
+    }
+
+    /// [`allocate`](Self::allocate) by placement, growing pools as needed.
+    #[inline(never)]
+    fn allocate_placed(
         &mut self,
         layout: Layout,
         typed: Option<u32>,

@@ -27,6 +27,8 @@ pub(crate) struct Page {
     pub base: NonNull<u8>,
     /// The block holds `1 << log2` bytes.
     pub log2: u8,
+    /// `1 << log2`, kept so the allocation path does not shift.
+    size: u32,
     /// The slab pool it serves (an index into the region's slab pools),
     /// `LARGE_OWNER`, or `VACANT_OWNER`.
     pub owner: u16,
@@ -58,6 +60,7 @@ impl Page {
         Page {
             base,
             log2,
+            size: 1 << log2,
             owner,
             evacuating: false,
             chunk,
@@ -70,9 +73,9 @@ impl Page {
     }
 
     /// The block's size in bytes.
-    #[inline]
+    #[inline(always)]
     pub fn size(&self) -> u32 {
-        1 << self.log2
+        self.size
     }
 
     /// Whether the page number is vacant.
@@ -81,7 +84,7 @@ impl Page {
     }
 
     /// The address of byte `offset` of the block.
-    #[inline]
+    #[inline(always)]
     pub fn at(&self, offset: u32) -> NonNull<u8> {
         debug_assert!(
             offset < self.size(),
@@ -99,7 +102,7 @@ impl Page {
     }
 
     /// Reads the `u32` at `offset` (16-aligned) of a free chunk.
-    #[inline]
+    #[inline(always)]
     pub fn read_u32(&self, offset: u32) -> u32 {
         debug_assert_eq!(offset % 4, 0);
         // SAFETY: `offset` is 4-aligned within the block, whose bytes at free

@@ -60,7 +60,7 @@ impl SlabPool {
 }
 
 /// Whether a slab page has no chunk left.
-#[inline]
+#[inline(always)]
 fn is_full(page: &Page) -> bool {
     page.free == NONE && page.bump + page.chunk > page.size()
 }
@@ -80,12 +80,18 @@ impl Pool {
         Ok(self.slab_alloc_open(slab))
     }
 
-    /// A chunk from the first page with room of slab pool `slab` (there is
-    /// one): `(address, page number)`.
-    #[inline]
-    pub(super) fn slab_alloc_open(&mut self, slab: usize) -> (NonNull<u8>, u32) {
-        let index = self.slabs[slab].open.head;
-        let page = &mut self.pages[index as usize];
+    /// A chunk from slab pool `slab` (or `NO_SLAB`) if it has a page with
+    /// room: `(address, page number)`.
+    #[inline(always)]
+    pub(super) fn slab_take(&mut self, slab: usize) -> Option<(NonNull<u8>, u32)> {
+        let index = self.slabs.get(slab)?.open.head;
+        if index == NONE {
+            return None;
+        }
+        debug_assert!((index as usize) < self.pages.len());
+        // SAFETY: a pool's open list links only pages in use (numbers below
+        // `pages.len()`), which `check_invariants` verifies.
+        let page = unsafe { self.pages.get_unchecked_mut(index as usize) };
         let offset = if page.free != NONE {
             let offset = page.free;
             page.free = page.read_u32(offset);
@@ -98,9 +104,22 @@ impl Pool {
         page.live += 1;
         let data = page.at(offset);
         if is_full(page) {
-            self.slabs[slab].open.unlink(&mut self.pages, index);
+            self.close_page(slab, index);
         }
-        (data, index)
+        Some((data, index))
+    }
+
+    /// A chunk from the first page with room of slab pool `slab` (there is
+    /// one): `(address, page number)`.
+    #[inline]
+    pub(super) fn slab_alloc_open(&mut self, slab: usize) -> (NonNull<u8>, u32) {
+        self.slab_take(slab).expect("the pool has a page with room")
+    }
+
+    /// Takes full page `index` out of slab pool `slab`'s list of pages with room.
+    #[cold]
+    fn close_page(&mut self, slab: usize, index: u32) {
+        self.slabs[slab].open.unlink(&mut self.pages, index);
     }
 
     /// `count` chunks from slab pool `slab` that lie next to each other in

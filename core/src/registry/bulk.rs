@@ -99,11 +99,11 @@ impl Registry {
         let Registry {
             regions, blocks, ..
         } = self;
-        let region = &mut regions[home.region.id as usize].region;
-        let record = region.slots.record_mut(home.slot);
+        let region = &mut regions[home.region().id() as usize].region;
+        let record = region.slots.record_mut(home.slot());
         let (size, heap) = (record.size(), record.heap());
-        let align = region.slots.aux(home.slot).align();
-        region.slots.vacate(home.slot);
+        let align = region.slots.aux(home.slot()).align();
+        region.slots.vacate(home.slot());
         if let Some(heap) = heap {
             let layout = Layout::from_size_align(size, align).expect("a live layout");
             region.pool.release(heap, layout, blocks);
@@ -149,15 +149,15 @@ impl Registry {
             .map_err(|_| Error::OutOfMemory {
                 requested: count.saturating_mul(core::mem::size_of::<ObjectHandle>()),
             })?;
-        if !self.live(region.id).slots.has_room_for(count) {
-            self.make_room(region.id, count)?;
+        if !self.live(region.id()).slots.has_room_for(count) {
+            self.make_room(region.id(), count)?;
         }
-        let storage = self.reserve_bulk(region.id, layout, count)?;
+        let storage = self.reserve_bulk(region.id(), layout, count)?;
         // Nothing below can fail.
         let Registry {
             regions, scratch, ..
         } = self;
-        let live = &mut regions[region.id as usize].region;
+        let live = &mut regions[region.id() as usize].region;
         let contents = bytes
             .chunks(layout.size().max(1))
             .chain(core::iter::repeat(&[][..]));
@@ -171,21 +171,16 @@ impl Registry {
                 }),
                 BulkStorage::Each => Cell::heap(scratch[index].0.expect("storage was reserved")),
             };
-            let (slot, slot_generation) = live.slots.occupy(
+            let (slot, slot_generation, data) = live.slots.occupy(
                 layout.size(),
                 !is_inline(layout),
                 tag.0,
                 cell,
                 Aux::new(layout.align()),
             );
-            let data = live.slots.record_mut(slot).data_mut();
             // SAFETY: the object's storage holds `chunk.len()` fresh bytes.
             unsafe { core::ptr::copy_nonoverlapping(chunk.as_ptr(), data, chunk.len()) };
-            handles.push(ObjectHandle {
-                region,
-                slot,
-                slot_generation,
-            });
+            handles.push(ObjectHandle::new(region, slot, slot_generation));
         }
         Ok(handles)
     }

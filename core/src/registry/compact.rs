@@ -37,7 +37,7 @@ impl Registry {
         let Registry {
             regions, blocks, ..
         } = self;
-        let live = &mut regions[region.id as usize].region;
+        let live = &mut regions[region.id() as usize].region;
         let mut report = Compaction::default();
         if !live.pool.begin_compaction() {
             return Ok(report);

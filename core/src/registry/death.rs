@@ -90,7 +90,7 @@ impl Registry {
 
     /// Performs the death; cannot fail.
     fn commit_death(&mut self, handle: RegionHandle) {
-        let id = handle.id;
+        let id = handle.id();
         let parent_id = self.live(id).parent;
         let parent = self.live_handle(parent_id);
         self.unlink_child(parent_id, self.live(id).index_in_parent);
@@ -156,7 +156,7 @@ impl Registry {
     /// Moves every live object of dying `handle` with a strong count into
     /// `parent`, using the storage in `self.scratch`.
     fn promote_survivors(&mut self, handle: RegionHandle, parent: RegionHandle) {
-        let id = handle.id;
+        let id = handle.id();
         let mut reserved = core::mem::take(&mut self.scratch);
         let mut storage = reserved.drain(..);
         for slot in 0..self.live(id).slots.len() as u32 {
@@ -166,18 +166,14 @@ impl Registry {
                 continue;
             }
             let moving = Moving::of(record, *dying.slots.aux(slot));
-            let old = ObjectHandle {
-                region: handle,
-                slot,
-                slot_generation: record.generation,
-            };
+            let old = ObjectHandle::new(handle, slot, record.generation);
             let (place, _) = storage
                 .next()
                 .expect("storage was reserved for each survivor");
             let new_home = self.transfer(old, parent, &moving, place);
             let node = self.forwarding.moved(old, moving.aux.moved(), new_home);
             self.forwarding
-                .add_ghost(handle, slot, old.slot_generation, node, false);
+                .add_ghost(handle, slot, old.slot_generation(), node, false);
             // The old chunk goes away with the dying region's pages.
             self.live_mut(id).slots.vacate(slot);
         }
@@ -193,7 +189,7 @@ impl Registry {
             forwarding,
             ..
         } = self;
-        let dying = &regions[handle.id as usize].region;
+        let dying = &regions[handle.id() as usize].region;
         for (slot, record) in dying.slots.records() {
             let Occupant::Forwarded(node) = record.occupant() else {
                 continue;
@@ -251,11 +247,7 @@ pub(crate) fn run_destructors(
         if !record.is_live() {
             continue;
         }
-        let handle = ObjectHandle {
-            region: region_handle,
-            slot,
-            slot_generation: record.generation,
-        };
+        let handle = ObjectHandle::new(region_handle, slot, record.generation);
         let (tag, size) = (record.tag, record.size());
         // SAFETY: the object is live and is destroyed here exactly once; its
         // region has left the registry, so its bytes are never read again.

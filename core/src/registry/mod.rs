@@ -48,24 +48,24 @@ pub struct MemoryUsage {
     pub ghost_records: usize,
 }
 
-/// `RegionSlot::stamp` bit: the region is alive.
-const LIVE: u64 = 1 << 32;
+/// `RegionSlot::key` of a dead region: its id field is `u32::MAX`, which no
+/// region id reaches, so no handle equals it.
+const DEAD: u64 = u64::MAX;
 
-/// The stamp a live region with `generation` has.
-#[inline]
-fn live_stamp(generation: u32) -> u64 {
-    LIVE | u64::from(generation)
-}
-
-/// One entry of the region table.
+/// One entry of the region table: 256 bytes, aligned to a cache line, so
+/// indexing is a shift and the stamp and the slot records' address share
+/// the first line.
 #[derive(Debug)]
-#[repr(C)]
+#[repr(C, align(64))]
 pub(crate) struct RegionSlot {
-    /// `LIVE | generation` while alive, the generation alone otherwise, so
-    /// one comparison checks "alive with this generation".
-    stamp: u64,
+    /// The handle of the live region here as one word (`id | generation <<
+    /// 32`), or `DEAD`: comparing it with a handle's word checks the id,
+    /// the generation and liveness at once.
+    key: u64,
     /// The region, or the recycled tables of the dead one.
     pub region: Region,
+    /// The generation of the current (or last) incarnation.
+    generation: u32,
     /// The generation reached `MAX_GENERATION`; the id is never reused.
     pub retired: bool,
 }
@@ -74,13 +74,25 @@ impl RegionSlot {
     /// The generation of the current (or last) incarnation.
     #[inline]
     pub fn generation(&self) -> u32 {
-        self.stamp as u32
+        self.generation
     }
 
     /// Whether a region lives here.
     #[inline]
     pub fn is_live(&self) -> bool {
-        self.stamp & LIVE != 0
+        self.key != DEAD
+    }
+
+    /// Whether `handle` names the live region here.
+    #[inline(always)]
+    pub fn is(&self, handle: RegionHandle) -> bool {
+        self.key == handle.bits()
+    }
+
+    /// `key ^ handle`: zero iff `handle` names the live region here.
+    #[inline(always)]
+    pub fn mismatch(&self, handle: RegionHandle) -> u64 {
+        self.key ^ handle.bits()
     }
 }
 
@@ -141,8 +153,9 @@ impl Registry {
         root.start(NO_PARENT, 0);
         root.refcount = 0; // nobody holds the root; it lives as long as the registry
         let regions = alloc::vec![RegionSlot {
-            stamp: live_stamp(RegionHandle::ROOT.generation()),
+            key: RegionHandle::ROOT.bits(),
             region: root,
+            generation: RegionHandle::ROOT.generation(),
             retired: false,
         }];
         Registry {
@@ -165,18 +178,18 @@ impl Registry {
     }
 
     /// The live region `handle` names.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn region(&self, handle: RegionHandle) -> Result<&Region> {
-        match self.regions.get(handle.id as usize) {
-            Some(slot) if slot.stamp == live_stamp(handle.generation) => Ok(&slot.region),
-            other => Err(Self::invalid_region(handle, other)),
+        match self.regions.get(handle.id() as usize) {
+            Some(slot) if slot.is(handle) => Ok(&slot.region),
+            _ => Err(self.invalid_region(handle)),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn invalid_region(region: RegionHandle, slot: Option<&RegionSlot>) -> Error {
-        let found = match slot {
+    fn invalid_region(&self, region: RegionHandle) -> Error {
+        let found = match self.regions.get(region.id() as usize) {
             None => Found::NeverIssued,
             Some(slot) if slot.retired => Found::Retired,
             Some(slot) => Found::Generation {
@@ -216,15 +229,15 @@ impl Registry {
     /// The handle of the live region with id `id`.
     #[inline]
     pub(crate) fn live_handle(&self, id: u32) -> RegionHandle {
-        RegionHandle {
-            id,
-            generation: self.regions[id as usize].generation(),
-        }
+        RegionHandle::from_raw_parts(id, self.regions[id as usize].generation())
     }
 
     /// Whether `region` names a live region.
+    #[inline(always)]
     pub fn is_region_alive(&self, region: RegionHandle) -> bool {
-        self.region(region).is_ok()
+        self.regions
+            .get(region.id() as usize)
+            .is_some_and(|slot| slot.is(region))
     }
 
     /// Creates a child of `parent` with refcount 1 (the caller's reference).
@@ -248,7 +261,7 @@ impl Registry {
                 .try_reserve(1)
                 .map_err(|_| oom(core::mem::size_of::<RegionSlot>()))?;
         }
-        let siblings = &mut self.live_mut(parent.id).children;
+        let siblings = &mut self.live_mut(parent.id()).children;
         siblings
             .try_reserve(1)
             .map_err(|_| oom(core::mem::size_of::<u32>()))?;
@@ -261,18 +274,19 @@ impl Registry {
             }
             None => {
                 self.regions.push(RegionSlot {
-                    stamp: 0,
+                    key: DEAD,
                     region: Region::default(),
+                    generation: 0,
                     retired: false,
                 });
                 (self.regions.len() - 1) as u32
             }
         };
-        self.live_mut(parent.id).children[index_in_parent as usize] = id;
+        self.live_mut(parent.id()).children[index_in_parent as usize] = id;
         let slot = &mut self.regions[id as usize];
         self.retained_table_bytes -= slot.region.table_bytes();
-        slot.region.start(parent.id, index_in_parent);
-        slot.stamp = live_stamp(slot.generation());
+        slot.region.start(parent.id(), index_in_parent);
+        slot.key = RegionHandle::from_raw_parts(id, slot.generation).bits();
         self.live_regions += 1;
         Ok(self.live_handle(id))
     }
@@ -287,7 +301,7 @@ impl Registry {
     /// Adds a reference to `region`. The root cannot be retained.
     pub fn retain_region(&mut self, region: RegionHandle) -> Result<()> {
         self.non_root(region)?;
-        let live = self.live_mut(region.id);
+        let live = self.live_mut(region.id());
         live.refcount = live
             .refcount
             .checked_add(1)
@@ -319,12 +333,12 @@ impl Registry {
     /// ```
     pub fn release_region(&mut self, region: RegionHandle) -> Result<bool> {
         self.non_root(region)?;
-        let live = self.live_mut(region.id);
+        let live = self.live_mut(region.id());
         if live.refcount > 1 {
             live.refcount -= 1;
             return Ok(false);
         }
-        self.kill(region.id)?;
+        self.kill(region.id())?;
         Ok(true)
     }
 
@@ -354,10 +368,7 @@ impl Registry {
             .iter()
             .enumerate()
             .filter(|(_, slot)| slot.is_live())
-            .map(|(id, slot)| RegionHandle {
-                id: id as u32,
-                generation: slot.generation(),
-            })
+            .map(|(id, slot)| RegionHandle::from_raw_parts(id as u32, slot.generation()))
     }
 
     /// Number of live regions, the root included.
@@ -373,11 +384,10 @@ impl Registry {
     /// The current home handles of the live objects in `region`, in slot order.
     pub fn objects(&self, region: RegionHandle) -> Result<impl Iterator<Item = ObjectHandle> + '_> {
         let live = self.region(region)?;
-        Ok(live.slots.live().map(move |(slot, record)| ObjectHandle {
-            region,
-            slot,
-            slot_generation: record.generation,
-        }))
+        Ok(live
+            .slots
+            .live()
+            .map(move |(slot, record)| ObjectHandle::new(region, slot, record.generation)))
     }
 
     /// Number of arena blocks (pages) `region` holds.
@@ -464,16 +474,14 @@ impl Registry {
     /// Marks region `id` dead: bumps its generation (or retires it).
     pub(crate) fn retire_or_recycle(&mut self, id: u32) {
         let slot = &mut self.regions[id as usize];
-        match next_generation(slot.generation()) {
+        slot.key = DEAD;
+        match next_generation(slot.generation) {
             Some(generation) => {
-                slot.stamp = u64::from(generation);
+                slot.generation = generation;
                 // Capacity was reserved before the death began.
                 self.free_region_ids.push(id);
             }
-            None => {
-                slot.stamp = u64::from(slot.generation());
-                slot.retired = true;
-            }
+            None => slot.retired = true,
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Object operations: allocation, access, destruction, counts.
 
 use core::alloc::Layout;
-use core::mem::MaybeUninit;
 
 use super::Registry;
 use crate::destructor::{typed_tag, Destructors};
@@ -33,11 +32,6 @@ pub(crate) fn is_inline(layout: Layout) -> bool {
     layout.size() <= INLINE_SIZE && layout.align() <= INLINE_ALIGN
 }
 
-/// Room for an inline object's bytes while its destructor runs (its slot
-/// record is reused as soon as it is vacated).
-#[repr(C, align(16))]
-struct InlineCopy([MaybeUninit<u8>; INLINE_SIZE]);
-
 impl Registry {
     /// Allocates a raw object of `layout` in `region`, holding exactly
     /// `bytes` (`bytes.len()` must equal `layout.size()`), with raw `tag`.
@@ -49,7 +43,7 @@ impl Registry {
     /// let h = reg.alloc(reg.root(), Layout::from_size_align(3, 1).unwrap(), b"abc", TypeTag(7)).unwrap();
     /// assert_eq!(reg.get(h).unwrap(), b"abc");
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn alloc(
         &mut self,
         region: RegionHandle,
@@ -57,22 +51,43 @@ impl Registry {
         bytes: &[u8],
         tag: TypeTag,
     ) -> Result<ObjectHandle> {
-        self.region(region)?;
-        if tag.is_typed() {
-            return Err(Error::ReservedTypeTag { tag });
-        }
-        if bytes.len() != layout.size() {
-            return Err(Error::SizeMismatch {
-                layout_size: layout.size(),
-                bytes_len: bytes.len(),
-            });
-        }
-        check_layout(layout)?;
-        let (handle, data) = self.insert(region, layout, tag.0)?;
+        let valid = !tag.is_typed()
+            && bytes.len() == layout.size()
+            && layout.size() <= MAX_OBJECT_SIZE
+            && layout.align() <= MAX_ALIGN;
+        let (handle, data) = match self.insert_fast(region, layout, tag.0, valid) {
+            Some(inserted) => inserted,
+            None => self.alloc_slow(region, layout, bytes.len(), tag)?,
+        };
         // SAFETY: `data` is the new object's storage: `layout.size()` bytes
         // that do not overlap `bytes`.
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len()) };
         Ok(handle)
+    }
+
+    /// `alloc` when the fast path does not apply: checks every argument in
+    /// the documented precedence, then inserts, growing what must grow.
+    #[cold]
+    #[inline(never)]
+    fn alloc_slow(
+        &mut self,
+        region: RegionHandle,
+        layout: Layout,
+        len: usize,
+        tag: TypeTag,
+    ) -> Result<(ObjectHandle, *mut u8)> {
+        self.region(region)?;
+        if tag.is_typed() {
+            return Err(Error::ReservedTypeTag { tag });
+        }
+        if len != layout.size() {
+            return Err(Error::SizeMismatch {
+                layout_size: layout.size(),
+                bytes_len: len,
+            });
+        }
+        check_layout(layout)?;
+        self.insert(region, layout, tag.0)
     }
 
     /// Allocates `value` in `region` as a typed object (DESIGN's
@@ -86,34 +101,88 @@ impl Registry {
     /// assert_eq!(reg.get_typed::<String>(h).unwrap(), "hi");
     /// assert!(reg.get_typed::<u64>(h).is_err());
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn alloc_typed<T: Send + 'static>(
         &mut self,
         region: RegionHandle,
         value: T,
     ) -> Result<ObjectHandle> {
-        self.region(region)?;
         let layout = Layout::new::<T>();
-        check_layout(layout)?;
-        let tag = self.destructors.claim::<T>()?;
-        let (handle, data) = self.insert(region, layout, tag)?;
+        let valid = layout.size() <= MAX_OBJECT_SIZE && layout.align() <= MAX_ALIGN;
+        let inserted = match self.destructors.claim_cached::<T>() {
+            Some(tag) => self.insert_fast(region, layout, tag, valid),
+            None => None,
+        };
+        let (handle, data) = match inserted {
+            Some(inserted) => inserted,
+            None => self.alloc_typed_slow::<T>(region)?,
+        };
         // SAFETY: the storage is aligned for `T` and `size_of::<T>()` long.
         unsafe { data.cast::<T>().write(value) };
         Ok(handle)
     }
 
+    /// `alloc_typed` when the fast path does not apply.
+    #[cold]
+    #[inline(never)]
+    fn alloc_typed_slow<T: Send + 'static>(
+        &mut self,
+        region: RegionHandle,
+    ) -> Result<(ObjectHandle, *mut u8)> {
+        self.region(region)?;
+        let layout = Layout::new::<T>();
+        check_layout(layout)?;
+        let tag = self.destructors.claim::<T>()?;
+        self.insert(region, layout, tag)
+    }
+
+    /// The common case of inserting a new object of `layout` with stored
+    /// tag `tag` into `region`: the arguments are `valid`, the region is
+    /// live, its table has room, and the object is inline or its slab pool
+    /// has a page with room. `None` otherwise, with nothing changed; the
+    /// caller then takes the general path.
+    #[inline(always)]
+    fn insert_fast(
+        &mut self,
+        region: RegionHandle,
+        layout: Layout,
+        tag: u64,
+        valid: bool,
+    ) -> Option<(ObjectHandle, *mut u8)> {
+        let slot = self.regions.get_mut(region.id() as usize)?;
+        if !valid || !slot.is(region) {
+            return None;
+        }
+        let live = &mut slot.region;
+        if !live.slots.has_room_for(1) {
+            return None;
+        }
+        let inline = is_inline(layout);
+        let cell = if inline {
+            Cell::inline()
+        } else {
+            Cell::heap(
+                live.pool
+                    .allocate_fast(layout, Destructors::type_index(tag))?,
+            )
+        };
+        let aux = Aux::new(layout.align());
+        let (slot, generation, data) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);
+        Some((ObjectHandle::new(region, slot, generation), data))
+    }
+
     /// Reserves a slot and storage for a new object of `layout` with stored
-    /// tag `tag` in live `region`; the caller writes its bytes at the
-    /// returned address.
-    #[inline]
+    /// tag `tag` in live `region` (valid arguments), growing the table and
+    /// the pools as needed; the caller writes its bytes at the returned
+    /// address.
     pub(crate) fn insert(
         &mut self,
         region: RegionHandle,
         layout: Layout,
         tag: u64,
     ) -> Result<(ObjectHandle, *mut u8)> {
-        if !self.live(region.id).slots.has_room_for(1) {
-            self.make_room(region.id, 1)?;
+        if !self.live(region.id()).slots.has_room_for(1) {
+            self.make_room(region.id(), 1)?;
         }
         let Registry {
             regions,
@@ -121,7 +190,7 @@ impl Registry {
             config,
             ..
         } = self;
-        let live = &mut regions[region.id as usize].region;
+        let live = &mut regions[region.id() as usize].region;
         let inline = is_inline(layout);
         let cell = if inline {
             Cell::inline()
@@ -130,14 +199,8 @@ impl Registry {
             Cell::heap(live.pool.allocate(layout, typed, config, blocks)?)
         };
         let aux = Aux::new(layout.align());
-        let (slot, slot_generation) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);
-        let data = live.slots.record_mut(slot).data_mut();
-        let handle = ObjectHandle {
-            region,
-            slot,
-            slot_generation,
-        };
-        Ok((handle, data))
+        let (slot, generation, data) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);
+        Ok((ObjectHandle::new(region, slot, generation), data))
     }
 
     /// Makes room for `count` new objects in region `id`: frees its dead
@@ -162,29 +225,43 @@ impl Registry {
     }
 
     /// `Err` unless the record holds a raw object (byte access).
-    #[inline]
+    #[inline(always)]
     fn raw_only(&self, handle: ObjectHandle, record: &Record) -> Result<()> {
         if record.tag & TypeTag::TYPED_BIT != 0 {
-            let found = self.destructors.public_tag(record.tag);
-            return Err(Self::mismatch(handle, TypeTag(0), found));
+            return Err(self.mismatch_with(handle, TypeTag(0), record.tag));
         }
         Ok(())
     }
 
     /// `Err` unless the record holds a value of `T`.
-    #[inline]
+    #[inline(always)]
     fn typed_only<T: ?Sized + 'static>(&self, handle: ObjectHandle, record: &Record) -> Result<()> {
         if !self.destructors.is::<T>(record.tag) {
-            let found = self.destructors.public_tag(record.tag);
-            return Err(Self::mismatch(handle, typed_tag::<T>(), found));
+            return Err(self.mismatch_with(handle, typed_tag::<T>(), record.tag));
         }
         Ok(())
     }
 
+    #[cold]
+    #[inline(never)]
+    fn mismatch_with(&self, handle: ObjectHandle, expected: TypeTag, stored: u64) -> Error {
+        Self::mismatch(handle, expected, self.destructors.public_tag(stored))
+    }
+
     /// The bytes of a raw object. Typed objects are read with
     /// [`get_typed`](Self::get_typed) (`TypeMismatch` here).
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, handle: ObjectHandle) -> Result<&[u8]> {
+        match self.home_record_if(handle, |tag| tag & TypeTag::TYPED_BIT == 0) {
+            // SAFETY: a raw object's bytes are all initialized.
+            Some(record) => Ok(unsafe { record.bytes() }),
+            None => self.get_slow(handle),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn get_slow(&self, handle: ObjectHandle) -> Result<&[u8]> {
         let record = self.record(handle)?;
         self.raw_only(handle, record)?;
         // SAFETY: a raw object's bytes are all initialized.
@@ -196,19 +273,32 @@ impl Registry {
     pub fn get_mut(&mut self, handle: ObjectHandle) -> Result<&mut [u8]> {
         let home = self.locate_mut(handle)?;
         self.raw_only(handle, self.record_at(home))?;
-        let record = self.live_mut(home.region.id).slots.record_mut(home.slot);
+        let record = self
+            .live_mut(home.region().id())
+            .slots
+            .record_mut(home.slot());
         // SAFETY: a raw object's bytes are all initialized and any bytes are valid.
         Ok(unsafe { record.bytes_mut() })
     }
 
     /// The value of a typed object of type `T` (DESIGN's `get::<T>`).
-    #[inline]
+    #[inline(always)]
     pub fn get_typed<T: 'static>(&self, handle: ObjectHandle) -> Result<&T> {
-        let record = self.record(handle)?;
-        self.typed_only::<T>(handle, record)?;
+        let record = match self.home_record_if(handle, |tag| self.destructors.is::<T>(tag)) {
+            Some(record) => record,
+            None => self.get_typed_slow::<T>(handle)?,
+        };
         // SAFETY: the type index was claimed by `T`, so the storage holds a
         // valid, aligned `T`; the borrow of `self` keeps it alive and unchanged.
         Ok(unsafe { &*record.data().cast::<T>() })
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn get_typed_slow<T: 'static>(&self, handle: ObjectHandle) -> Result<&Record> {
+        let record = self.record(handle)?;
+        self.typed_only::<T>(handle, record)?;
+        Ok(record)
     }
 
     /// The value of a typed object of type `T`, mutably.
@@ -216,7 +306,10 @@ impl Registry {
     pub fn get_typed_mut<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut T> {
         let home = self.locate_mut(handle)?;
         self.typed_only::<T>(handle, self.record_at(home))?;
-        let record = self.live_mut(home.region.id).slots.record_mut(home.slot);
+        let record = self
+            .live_mut(home.region().id())
+            .slots
+            .record_mut(home.slot());
         // SAFETY: as in `get_typed`, and `&mut self` makes the access exclusive.
         Ok(unsafe { &mut *record.data_mut().cast::<T>() })
     }
@@ -244,7 +337,10 @@ impl Registry {
     pub fn get_slice_mut<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut [T]> {
         let home = self.locate_mut(handle)?;
         self.typed_only::<[T]>(handle, self.record_at(home))?;
-        let record = self.live_mut(home.region.id).slots.record_mut(home.slot);
+        let record = self
+            .live_mut(home.region().id())
+            .slots
+            .record_mut(home.slot());
         let len = record.size() / core::mem::size_of::<T>().max(1);
         // SAFETY: as in `get_slice`, and `&mut self` makes the access exclusive.
         Ok(unsafe { core::slice::from_raw_parts_mut(record.data_mut().cast::<T>(), len) })
@@ -259,14 +355,14 @@ impl Registry {
     /// The object's aux entry.
     fn aux(&self, handle: ObjectHandle) -> Result<Aux> {
         let home = self.locate(handle)?;
-        Ok(*self.live(home.region.id).slots.aux(home.slot))
+        Ok(*self.live(home.region().id()).slots.aux(home.slot()))
     }
 
     /// The object's layout.
     pub fn layout_of(&self, handle: ObjectHandle) -> Result<Layout> {
         let home = self.locate(handle)?;
         let size = self.record_at(home).size();
-        let align = self.live(home.region.id).slots.aux(home.slot).align();
+        let align = self.live(home.region().id()).slots.aux(home.slot()).align();
         Ok(Layout::from_size_align(size, align).expect("a live object's layout is valid"))
     }
 
@@ -290,7 +386,7 @@ impl Registry {
     /// reg.free(h).unwrap();
     /// assert!(reg.free(h).is_err());
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn free(&mut self, handle: ObjectHandle) -> Result<()> {
         let home = self.locate_mut(handle)?;
         let Registry {
@@ -300,35 +396,32 @@ impl Registry {
             blocks,
             ..
         } = self;
-        let region = &mut regions[home.region.id as usize].region;
-        let aux = *region.slots.aux(home.slot);
-        let record = region.slots.record_mut(home.slot);
+        let region = &mut regions[home.region().id() as usize].region;
+        let slot = home.slot();
+        let aux = *region.slots.aux(slot);
+        let record = region.slots.record_mut(slot);
         let (tag, size, heap) = (record.tag, record.size(), record.heap());
-        let mut copy = InlineCopy([MaybeUninit::uninit(); INLINE_SIZE]);
-        let data = match heap {
-            Some(heap) => heap.data.as_ptr(),
-            None => {
-                let copy = copy.0.as_mut_ptr().cast::<u8>();
-                // SAFETY: an inline object's `size <= 16` bytes fit the copy.
-                unsafe { core::ptr::copy_nonoverlapping(record.data(), copy, size) };
-                copy
-            }
-        };
+        // An inline object's bytes leave with the record; keep a copy for its destructor.
+        let mut cell = record.cell();
         if aux.moved() {
-            forwarding.object_died(home.region.id, home.slot);
+            forwarding.object_died(home.region().id(), slot);
             region.moved_objects -= 1;
         }
         region.strong_objects -= u32::from(aux.strong > 0);
-        region.slots.vacate(home.slot);
+        region.slots.vacate(slot);
         // The registry is consistent again; only now run user code.
         if !destructors.is_empty() {
+            let data = match heap {
+                Some(heap) => heap.data.as_ptr(),
+                None => (&mut cell as *mut Cell).cast::<u8>(),
+            };
             // SAFETY: `data` holds the object's bytes (its heap storage, or
-            // the copy of its inline bytes); it is destroyed exactly once here.
+            // the copy of its inline cell); it is destroyed exactly once here.
             unsafe { destructors.run(home, tag, data, size) };
         }
         if let Some(heap) = heap {
             let layout = Layout::from_size_align(size, aux.align()).expect("a live layout");
-            regions[home.region.id as usize]
+            regions[home.region().id() as usize]
                 .region
                 .pool
                 .release(heap, layout, blocks);
@@ -338,8 +431,8 @@ impl Registry {
 
     fn adjust(&mut self, handle: ObjectHandle, count: Count, increment: bool) -> Result<()> {
         let home = self.locate_mut(handle)?;
-        let region = self.live_mut(home.region.id);
-        let aux = region.slots.aux_mut(home.slot);
+        let region = self.live_mut(home.region().id());
+        let aux = region.slots.aux_mut(home.slot());
         let value = match count {
             Count::Weak => &mut aux.weak,
             _ => &mut aux.strong,
@@ -392,7 +485,7 @@ impl Registry {
     pub fn store_handle(&mut self, container: RegionHandle, handle: ObjectHandle) -> Result<bool> {
         self.region(container)?;
         let home = self.locate_mut(handle)?;
-        if home.region == container {
+        if home.region() == container {
             return Ok(false);
         }
         self.retain(home)?;

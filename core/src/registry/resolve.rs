@@ -56,30 +56,58 @@ impl Moving {
 impl Registry {
     /// The record of `handle` if it names its object's home: the fast path,
     /// no forwarding and no error construction.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn home_record(&self, handle: ObjectHandle) -> Option<&Record> {
-        let slot = self.regions.get(handle.region.id as usize)?;
-        if slot.stamp != super::live_stamp(handle.region.generation) {
+        let slot = self.regions.get(handle.region().id() as usize)?;
+        if !slot.is(handle.region()) {
             return None;
         }
-        let record = slot.region.slots.record(handle.slot)?;
-        (record.generation == handle.slot_generation && record.is_live()).then_some(record)
+        let record = slot.region.slots.record(handle.slot())?;
+        // Live generations are odd: an even one names no live object.
+        if record.generation != handle.slot_generation() || handle.slot_generation() & 1 == 0 {
+            return None;
+        }
+        Some(record)
+    }
+
+    /// Like [`home_record`](Self::home_record), for readers whose `tag_ok`
+    /// rejects the tags of vacant records (see `slot_table.rs`), so the
+    /// parity test can be skipped.
+    #[inline(always)]
+    pub(crate) fn home_record_if(
+        &self,
+        handle: ObjectHandle,
+        tag_ok: impl Fn(u64) -> bool,
+    ) -> Option<&Record> {
+        let slot = self.regions.get(handle.region().id() as usize)?;
+        // A dead region's table is empty, so the record lookup is safe
+        // before the region's generation is checked; the three checks are
+        // then folded into one branch.
+        let record = slot.region.slots.record(handle.slot())?;
+        let stale = slot.mismatch(handle.region())
+            | u64::from(record.generation ^ handle.slot_generation())
+            | u64::from(!tag_ok(record.tag));
+        if stale != 0 {
+            return None;
+        }
+        debug_assert!(record.is_live());
+        Some(record)
     }
 
     /// What `handle` names, one record deep.
     pub(crate) fn step(&self, handle: ObjectHandle) -> Step {
-        let Some(slot) = self.regions.get(handle.region.id as usize) else {
+        let Some(slot) = self.regions.get(handle.region().id() as usize) else {
             return Step::Dead(Found::NeverIssued);
         };
-        if slot.is_live() && slot.generation() == handle.region.generation {
-            let Some(record) = slot.region.slots.record(handle.slot) else {
+        if slot.is_live() && slot.generation() == handle.region().generation() {
+            let Some(record) = slot.region.slots.record(handle.slot()) else {
                 return Step::Dead(Found::NeverIssued);
             };
-            if record.generation == handle.slot_generation && record.is_live() {
+            if record.generation == handle.slot_generation() && record.is_live() {
                 return Step::Home;
             }
-            let previous = handle.slot_generation & 1 == 1
-                && record.generation == handle.slot_generation.wrapping_add(1);
+            let previous = handle.slot_generation() & 1 == 1
+                && record.generation == handle.slot_generation().wrapping_add(1);
             return match record.occupant() {
                 Occupant::Forwarded(node) if previous => Step::Forward(node),
                 Occupant::Free if previous => Step::Dead(Found::FreedSlot),
@@ -99,7 +127,7 @@ impl Registry {
     }
 
     /// The object's current home handle, without changing anything.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn locate(&self, handle: ObjectHandle) -> Result<ObjectHandle> {
         if self.home_record(handle).is_some() {
             return Ok(handle);
@@ -132,18 +160,24 @@ impl Registry {
     /// The live record of a home handle.
     #[inline]
     pub(crate) fn record_at(&self, home: ObjectHandle) -> &Record {
-        self.live(home.region.id)
+        self.live(home.region().id())
             .slots
-            .record(home.slot)
+            .record(home.slot())
             .expect("a home names an existing slot")
     }
 
     /// The record of the object `handle` resolves to.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, handle: ObjectHandle) -> Result<&Record> {
-        if let Some(record) = self.home_record(handle) {
-            return Ok(record);
+        match self.home_record(handle) {
+            Some(record) => Ok(record),
+            None => self.record_slow(handle),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_slow(&self, handle: ObjectHandle) -> Result<&Record> {
         let home = self.locate_slow(handle)?;
         Ok(self.record_at(home))
     }
@@ -167,7 +201,7 @@ impl Registry {
 
     /// The object's current home region.
     pub fn region_of(&self, handle: ObjectHandle) -> Result<RegionHandle> {
-        self.locate(handle).map(|home| home.region)
+        self.locate(handle).map(|home| home.region())
     }
 
     /// Moves the object to `target` (any live region) and returns its new
@@ -176,21 +210,21 @@ impl Registry {
     pub fn promote(&mut self, handle: ObjectHandle, target: RegionHandle) -> Result<ObjectHandle> {
         let home = self.locate_mut(handle)?;
         self.region(target)?;
-        if home.region == target {
+        if home.region() == target {
             return Ok(home);
         }
-        let source = home.region.id;
+        let source = home.region().id();
         let moving = Moving::of(
             self.record_at(home),
-            *self.live(source).slots.aux(home.slot),
+            *self.live(source).slots.aux(home.slot()),
         );
-        self.live_mut(target.id).slots.reserve(1)?;
+        self.live_mut(target.id()).slots.reserve(1)?;
         self.forwarding.reserve(1, 0)?;
-        let reserved = self.reserve_move(target.id, &moving)?;
+        let reserved = self.reserve_move(target.id(), &moving)?;
         // Nothing below can fail.
         let new_home = self.transfer(home, target, &moving, reserved);
         let node = self.forwarding.moved(home, moving.aux.moved(), new_home);
-        self.live_mut(source).slots.forward(home.slot, node);
+        self.live_mut(source).slots.forward(home.slot(), node);
         self.forwarding.add_slot_record(node);
         if let Some(heap) = moving.heap.filter(|_| moving.in_page()) {
             let Registry {
@@ -233,8 +267,8 @@ impl Registry {
         moving: &Moving,
         reserved: Option<HeapRef>,
     ) -> ObjectHandle {
-        let (source, destination) = self.two_mut(home.region.id, target.id);
-        let record = source.slots.record_mut(home.slot);
+        let (source, destination) = self.two_mut(home.region().id(), target.id());
+        let record = source.slots.record_mut(home.slot());
         let cell = match reserved {
             Some(storage) => {
                 // SAFETY: the reserved chunk holds `size` bytes, aligned, and
@@ -261,18 +295,14 @@ impl Registry {
         destination.moved_objects += 1;
         let mut aux = moving.aux;
         aux.set_moved();
-        let (slot, slot_generation) = destination.slots.occupy(
+        let (slot, slot_generation, _) = destination.slots.occupy(
             moving.layout.size(),
             moving.heap.is_some(),
             moving.tag,
             cell,
             aux,
         );
-        ObjectHandle {
-            region: target,
-            slot,
-            slot_generation,
-        }
+        ObjectHandle::new(target, slot, slot_generation)
     }
 
     /// Frees the forwarding slots of live region `id` whose object is gone,
