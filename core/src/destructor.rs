@@ -97,11 +97,16 @@ impl BuildHasher for TagHasher {
     }
 }
 
-/// Entries of the type-index cache.
-const CACHE: usize = 8;
+/// Entries of the type-index cache (a power of two).
+const CACHE: usize = 64;
+
+/// The cache entry of a typed tag.
+#[inline(always)]
+fn cache_slot(tag: u64) -> usize {
+    ((tag ^ (tag >> 29)) as usize) % CACHE
+}
 
 /// Destructors by raw tag, and the type table.
-#[derive(Default)]
 pub(crate) struct Destructors {
     raw: HashMap<u64, Destructor>,
     types: Vec<TypeInfo>,
@@ -112,6 +117,18 @@ pub(crate) struct Destructors {
     /// Types whose values need dropping, so `is_empty` (asked on every
     /// region death) does not scan `types`.
     typed_drops: usize,
+}
+
+impl Default for Destructors {
+    fn default() -> Self {
+        Destructors {
+            raw: HashMap::default(),
+            types: Vec::new(),
+            by_tag: HashMap::default(),
+            cache: [(0, 0); CACHE],
+            typed_drops: 0,
+        }
+    }
 }
 
 impl core::fmt::Debug for Destructors {
@@ -154,7 +171,7 @@ impl Destructors {
     #[inline(always)]
     pub fn claim_cached<T: 'static>(&self) -> Option<u64> {
         let tag = typed_tag::<T>();
-        let (cached_tag, index) = self.cache[tag.0 as usize % CACHE];
+        let (cached_tag, index) = self.cache[cache_slot(tag.0)];
         (cached_tag == tag.0 && self.types[index as usize].type_id == TypeId::of::<T>())
             .then_some(TypeTag::TYPED_BIT | u64::from(index))
     }
@@ -162,7 +179,7 @@ impl Destructors {
     #[inline]
     fn claim_with<T: ?Sized + 'static>(&mut self, drop: Option<DropGlue>) -> Result<u64> {
         let tag = typed_tag::<T>();
-        let (cached_tag, index) = self.cache[tag.0 as usize % CACHE];
+        let (cached_tag, index) = self.cache[cache_slot(tag.0)];
         if cached_tag == tag.0 && self.types[index as usize].type_id == TypeId::of::<T>() {
             return Ok(TypeTag::TYPED_BIT | u64::from(index));
         }
@@ -198,7 +215,7 @@ impl Destructors {
                 index
             }
         };
-        self.cache[tag.0 as usize % CACHE] = (tag.0, index);
+        self.cache[cache_slot(tag.0)] = (tag.0, index);
         Ok(TypeTag::TYPED_BIT | u64::from(index))
     }
 

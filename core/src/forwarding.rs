@@ -29,6 +29,7 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::handle::{ObjectHandle, RegionHandle};
+use crate::slot_table::NODE_LIMIT;
 
 /// A node's home while it is dead.
 const DEAD: ObjectHandle = ObjectHandle::from_raw_parts(u32::MAX, u32::MAX, u32::MAX, u32::MAX);
@@ -44,6 +45,38 @@ pub(crate) struct GhostRecord {
 
 /// `(region id, region generation, slot)` of an old home in a dead region.
 type GhostKey = (u32, u32, u32);
+
+/// Hashes ghost keys (three `u32`s) with two multiplications: the keys are
+/// small integers chosen by the registry, not by an adversary, and this
+/// lookup is on the path of every access through an old handle.
+#[derive(Clone, Copy, Default)]
+struct GhostHasher(u64);
+
+impl core::hash::Hasher for GhostHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        let folded = self.0 ^ (self.0 >> 29);
+        folded.wrapping_mul(0xbf58_476d_1ce4_e5b9) ^ (folded >> 32)
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u32(u32::from(byte));
+        }
+    }
+    #[inline]
+    fn write_u32(&mut self, value: u32) {
+        self.0 = (self.0 ^ u64::from(value)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+impl core::hash::BuildHasher for GhostHasher {
+    type Hasher = GhostHasher;
+    #[inline]
+    fn build_hasher(&self) -> GhostHasher {
+        GhostHasher(0)
+    }
+}
 
 /// The current home of one object that moved.
 #[derive(Clone, Copy, Debug)]
@@ -62,10 +95,7 @@ pub(crate) struct Forwarding {
     nodes: Vec<Node>,
     /// Free node indices.
     free_nodes: Vec<u32>,
-    /// The node of every live object that moved, by its current home
-    /// `(region id, slot)`.
-    moved: HashMap<(u32, u32), u32>,
-    ghosts: HashMap<GhostKey, GhostRecord>,
+    ghosts: HashMap<GhostKey, GhostRecord, GhostHasher>,
     /// Ghost records whose node is dead (swept when they are half the map).
     garbage: usize,
 }
@@ -89,37 +119,30 @@ impl Forwarding {
         (record.slot_generation == handle.slot_generation()).then_some(record)
     }
 
-    /// The node of the moved object at home `(region id, slot)`, if any.
-    pub fn node_at(&self, region: u32, slot: u32) -> Option<u32> {
-        self.moved.get(&(region, slot)).copied()
-    }
-
     /// Makes sure `moves` objects can move and `ghosts` ghost records be
     /// added without allocating.
     pub fn reserve(&mut self, moves: usize, ghosts: usize) -> Result<()> {
         let oom = |bytes: usize| Error::OutOfMemory { requested: bytes };
         let new_nodes = moves.saturating_sub(self.free_nodes.len());
+        if self.nodes.len().saturating_add(new_nodes) >= NODE_LIMIT as usize {
+            return Err(Error::IdSpaceExhausted);
+        }
         self.nodes
             .try_reserve(new_nodes)
             .map_err(|_| oom(new_nodes * core::mem::size_of::<Node>()))?;
         self.free_nodes
             .try_reserve(moves)
             .map_err(|_| oom(moves * 4))?;
-        self.moved.try_reserve(moves).map_err(|_| oom(moves * 12))?;
         self.ghosts
             .try_reserve(ghosts)
             .map_err(|_| oom(ghosts * 20))
     }
 
-    /// Records that the object at `from` (its current home; `has_node` says
-    /// whether it already moved before) now lives at `to`; returns its node.
-    /// Capacity must have been reserved.
-    pub fn moved(&mut self, from: ObjectHandle, has_node: bool, to: ObjectHandle) -> u32 {
-        let node = if has_node {
-            let node = self
-                .moved
-                .remove(&(from.region().id(), from.slot()))
-                .expect("a moved object has a node");
+    /// Records that an object (with forwarding node `node`, if it moved
+    /// before) now lives at `to`; returns its node. Capacity must have been
+    /// reserved.
+    pub fn moved(&mut self, node: Option<u32>, to: ObjectHandle) -> u32 {
+        if let Some(node) = node {
             self.nodes[node as usize].home = to;
             node
         } else {
@@ -138,9 +161,7 @@ impl Forwarding {
                     self.nodes.len() as u32 - 1
                 }
             }
-        };
-        self.moved.insert((to.region().id(), to.slot()), node);
-        node
+        }
     }
 
     /// A live region's slot became a forwarding record to `node`.
@@ -180,13 +201,9 @@ impl Forwarding {
         }
     }
 
-    /// The moved object at home `(region id, slot)` was destroyed: its node
-    /// dies, and its records become garbage.
-    pub fn object_died(&mut self, region: u32, slot: u32) {
-        let node = self
-            .moved
-            .remove(&(region, slot))
-            .expect("a moved object has a node");
+    /// The object with forwarding node `node` was destroyed: the node dies,
+    /// and its records become garbage.
+    pub fn object_died(&mut self, node: u32) {
         let entry = &mut self.nodes[node as usize];
         entry.home = DEAD;
         self.garbage += entry.ghost_records as usize;
@@ -243,6 +260,11 @@ impl Forwarding {
         tables.len()
     }
 
+    /// Nodes of live objects.
+    pub fn live_node_count(&self) -> usize {
+        self.nodes.iter().filter(|node| node.home != DEAD).count()
+    }
+
     /// Ghost records that lead to a live object.
     pub fn live_ghost_records(&self) -> usize {
         self.ghosts
@@ -255,7 +277,6 @@ impl Forwarding {
     pub fn table_bytes(&self) -> usize {
         self.nodes.capacity() * core::mem::size_of::<Node>()
             + self.free_nodes.capacity() * 4
-            + self.moved.capacity() * 13
             + self.ghosts.capacity() * 21
     }
 
@@ -319,21 +340,6 @@ impl Forwarding {
             }
             if node.home == DEAD && ghosts + slots == 0 {
                 problems.push(format!("dead node {index} is neither named nor free"));
-            }
-        }
-        let homed = self.nodes.iter().filter(|n| n.home != DEAD).count();
-        if homed != self.moved.len() {
-            problems.push(format!(
-                "{homed} live nodes but {} moved objects",
-                self.moved.len()
-            ));
-        }
-        for (&(region, slot), &node) in &self.moved {
-            match self.nodes.get(node as usize) {
-                Some(n) if n.home.region().id() == region && n.home.slot() == slot => {}
-                _ => problems.push(format!(
-                    "moved object at region {region} slot {slot} has a node elsewhere"
-                )),
             }
         }
     }

@@ -74,6 +74,18 @@ impl Registry {
         }
         self.forwarding
             .check(&slot_records, |r| self.is_region_alive(r), &mut problems);
+        let moved: usize = self
+            .regions
+            .iter()
+            .filter(|slot| slot.is_live())
+            .map(|slot| slot.region.moved_objects as usize)
+            .sum();
+        if moved != self.forwarding.live_node_count() {
+            problems.push(format!(
+                "{moved} moved objects but {} live forwarding nodes",
+                self.forwarding.live_node_count()
+            ));
+        }
         self.blocks.check(&mut problems);
         if problems.is_empty() {
             Ok(())
@@ -209,14 +221,9 @@ impl Registry {
             }
             let aux = region.slots.aux(slot);
             strong += u32::from(aux.strong > 0);
-            if aux.moved() {
+            if let Some(node) = aux.node() {
                 moved += 1;
-                if self
-                    .forwarding
-                    .node_at(id, slot)
-                    .and_then(|n| self.forwarding.home(n))
-                    != Some(home)
-                {
+                if self.forwarding.home(node) != Some(home) {
                     problems.push(format!("moved object {home} is not its node's home"));
                 }
             }

@@ -36,14 +36,22 @@ pub(crate) struct Region {
 }
 
 impl Region {
-    /// Makes these (empty) tables a fresh region with refcount 1.
-    pub fn start(&mut self, parent: u32, index_in_parent: u32) {
+    /// Makes these (empty) tables a fresh region with refcount 1 whose
+    /// nursery will be `1 << nursery_log2` bytes.
+    pub fn start(&mut self, parent: u32, index_in_parent: u32, nursery_log2: u8) {
         debug_assert_eq!(self.slots.len(), 0);
+        self.pool.nursery_log2 = nursery_log2;
         self.parent = parent;
         self.refcount = 1;
         self.index_in_parent = index_in_parent;
         self.strong_objects = 0;
         self.moved_objects = 0;
+    }
+
+    /// Heap bytes the region uses: what its nursery handed out plus its
+    /// other pages (what the next region's nursery is sized from).
+    pub fn heap_bytes(&self) -> usize {
+        self.pool.nursery_bytes() + self.pool.page_bytes() - self.pool.nursery_page_bytes()
     }
 
     /// Bytes of memory the region's tables hold (not its pages).

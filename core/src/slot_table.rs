@@ -50,6 +50,10 @@ const VACANT_RETIRED: u64 = VACANT | 2;
 const ALIGN_MASK: u32 = 0xf;
 /// `Aux::info` bit: the object has a forwarding node (it moved at least once).
 const MOVED: u32 = 1 << 4;
+/// `Aux::info` bits 5..32: the forwarding node, when `MOVED`.
+const NODE_SHIFT: u32 = 5;
+/// Forwarding nodes must be below this to fit `Aux::info`.
+pub(crate) const NODE_LIMIT: u32 = 1 << (32 - NODE_SHIFT);
 
 /// An object's bytes (inline), or where they are (heap), or a vacant
 /// record's link.
@@ -105,7 +109,7 @@ pub(crate) struct Aux {
     pub strong: u32,
     /// Weak references.
     pub weak: u32,
-    /// log2 of the alignment, and the `MOVED` flag.
+    /// log2 of the alignment, the `MOVED` flag and the forwarding node.
     info: u32,
 }
 
@@ -132,9 +136,16 @@ impl Aux {
         self.info & MOVED != 0
     }
 
-    /// Records that the object has a forwarding node.
-    pub fn set_moved(&mut self) {
-        self.info |= MOVED;
+    /// The object's forwarding node, if it moved.
+    #[inline]
+    pub fn node(&self) -> Option<u32> {
+        self.moved().then_some(self.info >> NODE_SHIFT)
+    }
+
+    /// Records the object's forwarding node (below `NODE_LIMIT`).
+    pub fn set_node(&mut self, node: u32) {
+        debug_assert!(node < NODE_LIMIT);
+        self.info = (self.info & ALIGN_MASK) | MOVED | node << NODE_SHIFT;
     }
 }
 
@@ -275,6 +286,9 @@ pub(crate) struct SlotTable {
     live: u32,
     /// Forwarded records.
     forwarded: u32,
+    /// Records both arrays have room for: `min(records.capacity(),
+    /// aux.capacity())`, kept so the allocation path reads one field.
+    room: usize,
 }
 
 impl Default for SlotTable {
@@ -286,6 +300,7 @@ impl Default for SlotTable {
             free: 0,
             live: 0,
             forwarded: 0,
+            room: 0,
         }
     }
 }
@@ -357,7 +372,7 @@ impl SlotTable {
     /// Whether `count` more objects fit without growing the table.
     #[inline(always)]
     pub fn has_room_for(&self, count: usize) -> bool {
-        count <= self.free as usize + (self.records.capacity() - self.records.len())
+        count <= self.free as usize + (self.room - self.records.len())
     }
 
     /// Makes room so that `count` calls to [`occupy`](Self::occupy) cannot
@@ -388,8 +403,7 @@ impl SlotTable {
             .try_reserve_exact(capacity - len)
             .map_err(oom)?;
         self.aux.try_reserve_exact(capacity - len).map_err(oom)?;
-        // Vectors may round capacities up; keep the two equal by using the smaller.
-        debug_assert_eq!(self.records.capacity(), self.aux.capacity());
+        self.room = self.records.capacity().min(self.aux.capacity());
         Ok(())
     }
 
@@ -434,10 +448,7 @@ impl SlotTable {
             (slot, generation)
         } else {
             let slot = self.records.len();
-            assert!(
-                slot < self.records.capacity() && slot < self.aux.capacity(),
-                "occupy without reserved room"
-            );
+            assert!(slot < self.room, "occupy without reserved room");
             // SAFETY: room was reserved in both arrays (checked above); the
             // new element is written before the length covers it.
             unsafe {
@@ -529,6 +540,7 @@ impl SlotTable {
         debug_assert!(self.records.is_empty());
         self.records = Vec::new();
         self.aux = Vec::new();
+        self.room = 0;
     }
 
     /// Checks the counts, the free list and that live generations are odd.
@@ -586,7 +598,9 @@ impl SlotTable {
         if listed != free {
             problems.push(alloc::format!("{free} free records but {listed} listed"));
         }
-        if self.aux.len() != self.records.len() {
+        if self.aux.len() != self.records.len()
+            || self.room != self.records.capacity().min(self.aux.capacity())
+        {
             problems.push("the aux array is not parallel to the records".into());
         }
     }

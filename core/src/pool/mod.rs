@@ -19,6 +19,7 @@
 
 mod compact;
 mod large;
+mod nursery;
 mod page;
 mod slab;
 
@@ -32,10 +33,11 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::size_class::{class_of, class_of_small, CLASSES, CLASS_SIZES};
 use large::{large_footprint, LargePool};
-use page::{Page, LARGE_OWNER, NONE, VACANT_OWNER};
+use page::{Page, LARGE_OWNER, NONE, NURSERY_OWNER, VACANT_OWNER};
 use slab::{SlabKey, SlabPool};
 
 pub use compact::Compaction;
+pub(crate) use nursery::NurseryHint;
 
 /// Objects with `size <= INLINE_SIZE` and `align <= INLINE_ALIGN` are stored
 /// in their slot record.
@@ -49,6 +51,8 @@ pub(crate) const DEDICATED_PAGE: u32 = u32::MAX;
 pub(crate) const ZERO_SIZED_PAGE: u32 = u32::MAX - 1;
 /// Typed slab pools a region keeps at most; more types share the class pools.
 const MAX_TYPED_SLABS: usize = 32;
+/// Typed pools the allocation fast path remembers per region.
+const RECENT_TYPES: usize = 4;
 /// `class_slab` entry of a class with no pool yet.
 const NO_SLAB: u16 = u16::MAX;
 /// Objects up to this size (and alignment 16) take the allocation fast path:
@@ -111,9 +115,16 @@ pub(crate) struct Pool {
     pub(super) slabs: Vec<SlabPool>,
     /// The slab pool of each size class for raw objects, or `NO_SLAB`.
     pub(super) class_slab: [u16; CLASSES],
-    /// The last typed pool found: `(type index, slab)`.
-    last_typed: (u32, u16),
+    /// The typed pools found most recently, newest first: `(type index,
+    /// slab)`, so the allocation fast path finds a handful of types
+    /// without scanning `slabs`.
+    recent_typed: [(u32, u16); RECENT_TYPES],
     pub(super) large: LargePool,
+    /// The nursery page (see `nursery.rs`), or `NONE`.
+    pub(super) nursery: u32,
+    /// log2 of the size of the nursery this region opens, from the
+    /// registry's [`NurseryHint`] when the region was created.
+    pub nursery_log2: u8,
     /// Pages in use (not vacant).
     pub(super) page_count: u32,
     /// Objects in dedicated allocations.
@@ -127,8 +138,10 @@ impl Default for Pool {
             vacant: NONE,
             slabs: Vec::new(),
             class_slab: [NO_SLAB; CLASSES],
-            last_typed: (u32::MAX, NO_SLAB),
+            recent_typed: [(u32::MAX, NO_SLAB); RECENT_TYPES],
             large: LargePool::default(),
+            nursery: NONE,
+            nursery_log2: crate::config::FIRST_BLOCK_LOG2,
             page_count: 0,
             dedicated: 0,
         }
@@ -178,27 +191,40 @@ impl Pool {
         config: &Config,
         cache: &mut BlockCache,
     ) -> Result<HeapRef> {
-        if let Some(heap) = self.allocate_fast(layout, typed) {
+        if let Some(heap) = self.allocate_fast(layout, typed, config) {
             return Ok(heap);
         }
         self.allocate_placed(layout, typed, config, cache)
     }
 
-    /// The common case of [`allocate`](Self::allocate): an object of a size
-    /// class up to 256 bytes (always a slab object, whatever the
-    /// configuration) aligned to at most 16, whose pool already has a page
-    /// with room.
+    /// The common cases of [`allocate`](Self::allocate), with no page to
+    /// take: an object of a size class up to 256 bytes (always a slab
+    /// object, whatever the configuration) aligned to at most 16 whose pool
+    /// has a page with room, or any arena object the nursery has room for.
     #[inline(always)]
-    pub fn allocate_fast(&mut self, layout: Layout, typed: Option<u32>) -> Option<HeapRef> {
-        if layout.size() > FAST_SLAB_MAX || layout.align() > 16 {
+    pub fn allocate_fast(
+        &mut self,
+        layout: Layout,
+        typed: Option<u32>,
+        config: &Config,
+    ) -> Option<HeapRef> {
+        if layout.size() <= FAST_SLAB_MAX && layout.align() <= 16 {
+            let slab = match typed {
+                None => Some(self.class_slab[class_of_small(layout.size())]),
+                Some(index) => self
+                    .recent_typed
+                    .iter()
+                    .find(|(t, _)| *t == index)
+                    .map(|e| e.1),
+            };
+            if let Some((data, page)) = slab.and_then(|slab| self.slab_take(usize::from(slab))) {
+                return Some(HeapRef { data, page });
+            }
+        }
+        if layout.size() == 0 || layout.size() > config.dedicated_threshold() {
             return None;
         }
-        let slab = match typed {
-            None => self.class_slab[class_of_small(layout.size())],
-            Some(index) if index == self.last_typed.0 => self.last_typed.1,
-            Some(_) => return None,
-        };
-        let (data, page) = self.slab_take(usize::from(slab))?;
+        let (data, page) = self.nursery_take(layout.size(), layout.align())?;
         Some(HeapRef { data, page })
     }
 
@@ -211,7 +237,20 @@ impl Pool {
         config: &Config,
         cache: &mut BlockCache,
     ) -> Result<HeapRef> {
-        let (data, page) = match placement(layout.size(), layout.align(), config) {
+        let place = placement(layout.size(), layout.align(), config);
+        if matches!(place, Placement::Slab(_) | Placement::Large) && self.may_open_nursery() {
+            self.open_nursery(
+                self.nursery_log2,
+                layout.size(),
+                layout.align(),
+                config,
+                cache,
+            )?;
+            if let Some((data, page)) = self.nursery_take(layout.size(), layout.align()) {
+                return Ok(HeapRef { data, page });
+            }
+        }
+        let (data, page) = match place {
             Placement::Inline => unreachable!("inline objects have no heap storage"),
             Placement::ZeroSized => (dangling(layout.align()), ZERO_SIZED_PAGE),
             Placement::Slab(class) => {
@@ -258,11 +297,12 @@ impl Pool {
     #[inline]
     fn slab_for(&mut self, class: u8, typed: Option<u32>, config: &Config) -> Result<usize> {
         if let Some(type_index) = typed {
-            if self.last_typed.0 == type_index {
-                return Ok(usize::from(self.last_typed.1));
+            if let Some(&(_, slab)) = self.recent_typed.iter().find(|(t, _)| *t == type_index) {
+                return Ok(usize::from(slab));
             }
             if let Some(slab) = self.typed_slab(type_index, class, config)? {
-                self.last_typed = (type_index, slab as u16);
+                self.recent_typed.copy_within(..RECENT_TYPES - 1, 1);
+                self.recent_typed[0] = (type_index, slab as u16);
                 return Ok(slab);
             }
         }
@@ -312,10 +352,11 @@ impl Pool {
                 unsafe { system_free(heap.data, layout) };
                 self.dedicated -= 1;
             }
-            index if self.pages[index as usize].owner == LARGE_OWNER => {
-                self.large_free(index, heap.data, cache)
-            }
-            index => self.slab_free(index, heap.data, cache),
+            index => match self.pages[index as usize].owner {
+                LARGE_OWNER => self.large_free(index, heap.data, cache),
+                NURSERY_OWNER => self.nursery_free(index),
+                _ => self.slab_free(index, heap.data, cache),
+            },
         }
     }
 
@@ -331,8 +372,9 @@ impl Pool {
         self.vacant = NONE;
         self.slabs.clear();
         self.class_slab = [NO_SLAB; CLASSES];
-        self.last_typed = (u32::MAX, NO_SLAB);
+        self.recent_typed = [(u32::MAX, NO_SLAB); RECENT_TYPES];
         self.large = LargePool::default();
+        self.nursery = NONE;
         self.page_count = 0;
     }
 
@@ -414,9 +456,8 @@ impl Pool {
                     .offset_of(heap.data)
                     .filter(|&offset| offset as usize + layout.size() <= page.size() as usize)
                     .ok_or_else(|| alloc::format!("lies outside page {index}"))?;
-                if page.owner != LARGE_OWNER
-                    && (offset % page.chunk != 0 || layout.size() > page.chunk as usize)
-                {
+                let slab = page.owner != LARGE_OWNER && page.owner != NURSERY_OWNER;
+                if slab && (offset % page.chunk != 0 || layout.size() > page.chunk as usize) {
                     return Err(alloc::format!("is not a chunk of slab page {index}"));
                 }
                 Ok(Some((index, offset)))
@@ -443,6 +484,7 @@ impl Pool {
             }
             match page.owner {
                 LARGE_OWNER => self.check_large_page(index, offsets, problems),
+                NURSERY_OWNER => self.check_nursery_page(index, offsets, problems),
                 owner if usize::from(owner) < self.slabs.len() => {
                     self.check_slab_page(index, offsets, problems)
                 }

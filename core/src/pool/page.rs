@@ -18,6 +18,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 pub(crate) const LARGE_OWNER: u16 = u16::MAX;
 /// Owner value of a vacant page number (its block was given back).
 pub(crate) const VACANT_OWNER: u16 = u16::MAX - 1;
+/// Owner value of the region's nursery page (see `nursery.rs`).
+pub(crate) const NURSERY_OWNER: u16 = u16::MAX - 2;
 
 /// One block owned by a region.
 #[derive(Debug)]
@@ -30,14 +32,15 @@ pub(crate) struct Page {
     /// `1 << log2`, kept so the allocation path does not shift.
     size: u32,
     /// The slab pool it serves (an index into the region's slab pools),
-    /// `LARGE_OWNER`, or `VACANT_OWNER`.
+    /// `LARGE_OWNER`, `NURSERY_OWNER` or `VACANT_OWNER`.
     pub owner: u16,
     /// Compaction is moving its objects out: nothing is allocated in it.
     pub evacuating: bool,
     /// Slab pages: the chunk size (a multiple of 16). Other pages: 0.
     pub chunk: u32,
     /// Slab pages: offset of the first chunk never handed out; chunks at
-    /// and after it are free without being on the free list.
+    /// and after it are free without being on the free list. The nursery:
+    /// offset of the first byte never handed out.
     pub bump: u32,
     /// Offset of the first free chunk (slab: a chunk; large: a chunk
     /// header), or `NONE`. The list is threaded through the free chunks.

@@ -117,8 +117,8 @@ impl Registry {
             } = self;
             let dying = &mut regions[id as usize].region;
             for (slot, _) in dying.slots.live() {
-                if dying.slots.aux(slot).moved() {
-                    forwarding.object_died(id, slot);
+                if let Some(node) = dying.slots.aux(slot).node() {
+                    forwarding.object_died(node);
                 }
             }
             dying.moved_objects = 0;
@@ -128,6 +128,8 @@ impl Registry {
             self.ghost_forwarded_slots(handle);
         }
         // 4. The id is recycled with a generation bump.
+        let used = self.live(id).heap_bytes();
+        self.nursery_hint.record(used);
         self.retire_or_recycle(id);
         self.live_regions -= 1;
         let Registry {
@@ -171,7 +173,11 @@ impl Registry {
                 .next()
                 .expect("storage was reserved for each survivor");
             let new_home = self.transfer(old, parent, &moving, place);
-            let node = self.forwarding.moved(old, moving.aux.moved(), new_home);
+            let node = self.forwarding.moved(moving.aux.node(), new_home);
+            self.live_mut(parent.id())
+                .slots
+                .aux_mut(new_home.slot())
+                .set_node(node);
             self.forwarding
                 .add_ghost(handle, slot, old.slot_generation(), node, false);
             // The old chunk goes away with the dying region's pages.

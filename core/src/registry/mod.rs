@@ -120,6 +120,8 @@ pub struct Registry {
     pub(crate) live_regions: usize,
     /// Table capacity held by dead regions for reuse, in bytes.
     pub(crate) retained_table_bytes: usize,
+    /// How large new regions' nurseries are.
+    pub(crate) nursery_hint: crate::pool::NurseryHint,
     /// Storage reserved for the survivors of a death, reused by every death
     /// so that one with promotions does not allocate.
     pub(crate) scratch: Vec<(Option<crate::pool::HeapRef>, core::alloc::Layout)>,
@@ -150,7 +152,7 @@ impl Registry {
 
     pub(crate) fn with_config(config: Config) -> Self {
         let mut root = Region::default();
-        root.start(NO_PARENT, 0);
+        root.start(NO_PARENT, 0, crate::config::FIRST_BLOCK_LOG2);
         root.refcount = 0; // nobody holds the root; it lives as long as the registry
         let regions = alloc::vec![RegionSlot {
             key: RegionHandle::ROOT.bits(),
@@ -169,6 +171,7 @@ impl Registry {
             live_regions: 1,
             retained_table_bytes: 0,
             scratch: Vec::new(),
+            nursery_hint: crate::pool::NurseryHint::default(),
         }
     }
 
@@ -285,7 +288,10 @@ impl Registry {
         self.live_mut(parent.id()).children[index_in_parent as usize] = id;
         let slot = &mut self.regions[id as usize];
         self.retained_table_bytes -= slot.region.table_bytes();
-        slot.region.start(parent.id(), index_in_parent);
+        let nursery_log2 = self.nursery_hint.log2(&self.config);
+        let slot = &mut self.regions[id as usize];
+        slot.region
+            .start(parent.id(), index_in_parent, nursery_log2);
         slot.key = RegionHandle::from_raw_parts(id, slot.generation).bits();
         self.live_regions += 1;
         Ok(self.live_handle(id))

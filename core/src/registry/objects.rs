@@ -149,7 +149,10 @@ impl Registry {
         tag: u64,
         valid: bool,
     ) -> Option<(ObjectHandle, *mut u8)> {
-        let slot = self.regions.get_mut(region.id() as usize)?;
+        let Registry {
+            regions, config, ..
+        } = self;
+        let slot = regions.get_mut(region.id() as usize)?;
         if !valid || !slot.is(region) {
             return None;
         }
@@ -161,10 +164,8 @@ impl Registry {
         let cell = if inline {
             Cell::inline()
         } else {
-            Cell::heap(
-                live.pool
-                    .allocate_fast(layout, Destructors::type_index(tag))?,
-            )
+            let typed = Destructors::type_index(tag);
+            Cell::heap(live.pool.allocate_fast(layout, typed, config)?)
         };
         let aux = Aux::new(layout.align());
         let (slot, generation, data) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);
@@ -403,8 +404,8 @@ impl Registry {
         let (tag, size, heap) = (record.tag, record.size(), record.heap());
         // An inline object's bytes leave with the record; keep a copy for its destructor.
         let mut cell = record.cell();
-        if aux.moved() {
-            forwarding.object_died(home.region().id(), slot);
+        if let Some(node) = aux.node() {
+            forwarding.object_died(node);
             region.moved_objects -= 1;
         }
         region.strong_objects -= u32::from(aux.strong > 0);
@@ -511,6 +512,7 @@ impl Registry {
     /// reg.free(h).unwrap();
     /// assert_eq!(reg.upgrade(w), None);
     /// ```
+    #[inline]
     pub fn upgrade(&self, weak: WeakHandle) -> Option<ObjectHandle> {
         self.locate(weak.target).ok()
     }

@@ -223,7 +223,11 @@ impl Registry {
         let reserved = self.reserve_move(target.id(), &moving)?;
         // Nothing below can fail.
         let new_home = self.transfer(home, target, &moving, reserved);
-        let node = self.forwarding.moved(home, moving.aux.moved(), new_home);
+        let node = self.forwarding.moved(moving.aux.node(), new_home);
+        self.live_mut(target.id())
+            .slots
+            .aux_mut(new_home.slot())
+            .set_node(node);
         self.live_mut(source).slots.forward(home.slot(), node);
         self.forwarding.add_slot_record(node);
         if let Some(heap) = moving.heap.filter(|_| moving.in_page()) {
@@ -259,7 +263,8 @@ impl Registry {
     /// Puts the object at `home` into `target` (room and `reserved` storage
     /// ready), copying page bytes, and returns its new home handle. The old
     /// slot is left as it is (live), and its page storage is not released:
-    /// the caller forwards or vacates the slot and releases the storage.
+    /// the caller forwards or vacates the slot, releases the storage, and
+    /// sets the new slot's forwarding node.
     pub(crate) fn transfer(
         &mut self,
         home: ObjectHandle,
@@ -293,14 +298,12 @@ impl Registry {
         destination.strong_objects += strong;
         source.moved_objects -= u32::from(moving.aux.moved());
         destination.moved_objects += 1;
-        let mut aux = moving.aux;
-        aux.set_moved();
         let (slot, slot_generation, _) = destination.slots.occupy(
             moving.layout.size(),
             moving.heap.is_some(),
             moving.tag,
             cell,
-            aux,
+            moving.aux,
         );
         ObjectHandle::new(target, slot, slot_generation)
     }

@@ -1,0 +1,170 @@
+//! The nursery: a region's first page, shared by objects of every size.
+//!
+//! Most regions are small and short-lived (a call frame, an entity, a
+//! request). Giving each size class and each type its own page would cost
+//! such a region one page per kind of object it holds, taken and given back
+//! on every create and release. So a region's first heap objects go to one
+//! *nursery* page instead, by bumping an offset — whatever their size,
+//! alignment or type. The size classes and type pools take over once the
+//! nursery is full; the class pool of an object is always tried first, so a
+//! region that has grown past its nursery allocates as before.
+//!
+//! Freed nursery objects are not reused one by one: the page counts its live
+//! objects, and when the count reaches zero its bump offset goes back to 0.
+//! (A long-lived region that frees its first objects and keeps one wastes at
+//! most one nursery page.)
+//!
+//! The nursery's size adapts: when a region dies, the registry remembers
+//! how many heap bytes it used (decaying slowly), and the next region's
+//! nursery is that size rounded up to a power of two, between
+//! `FIRST_BLOCK_SIZE` and [`MAX_NURSERY`] — so a stream of similar regions
+//! each takes exactly one block of the right size.
+
+use core::ptr::NonNull;
+
+use super::page::{NONE, NURSERY_OWNER};
+use super::Pool;
+use crate::arith::align_up;
+use crate::block::BlockCache;
+use crate::config::{Config, FIRST_BLOCK_LOG2};
+use crate::error::Result;
+
+/// log2 of the largest nursery.
+const MAX_NURSERY_LOG2: u8 = 14;
+/// The largest nursery: 16 KiB.
+pub(crate) const MAX_NURSERY: usize = 1 << MAX_NURSERY_LOG2;
+
+/// What the registry remembers about the regions that died, to size the
+/// next nursery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NurseryHint {
+    /// Heap bytes recent regions used, decaying by an eighth per death.
+    bytes: usize,
+}
+
+impl Default for NurseryHint {
+    fn default() -> Self {
+        NurseryHint {
+            bytes: 1 << FIRST_BLOCK_LOG2,
+        }
+    }
+}
+
+impl NurseryHint {
+    /// Remembers a dead region that used `bytes` of heap.
+    pub fn record(&mut self, bytes: usize) {
+        self.bytes = bytes.max(self.bytes - self.bytes / 8);
+    }
+
+    /// log2 of the nursery size for a new region.
+    pub fn log2(&self, config: &Config) -> u8 {
+        let bytes = self.bytes.clamp(1 << FIRST_BLOCK_LOG2, MAX_NURSERY);
+        (bytes.next_power_of_two().trailing_zeros() as u8).min(config.max_block_log2)
+    }
+}
+
+impl Pool {
+    /// `size` bytes aligned to `align` from the nursery, if it has room:
+    /// `(address, page number)`.
+    #[inline(always)]
+    pub(super) fn nursery_take(&mut self, size: usize, align: usize) -> Option<(NonNull<u8>, u32)> {
+        let index = self.nursery;
+        if index == NONE {
+            return None;
+        }
+        debug_assert!((index as usize) < self.pages.len());
+        // SAFETY: `nursery` names a page in use (checked by `check_invariants`).
+        let page = unsafe { self.pages.get_unchecked_mut(index as usize) };
+        // Offsets aligned to `align` give aligned addresses only up to the
+        // block's own alignment.
+        if align > (page.size() as usize).min(crate::MAX_ALIGN) {
+            return None;
+        }
+        let start = align_up(page.bump, align as u32)?;
+        let end = start.checked_add(size as u32)?;
+        if end > page.size() {
+            return None;
+        }
+        page.bump = end;
+        page.live += 1;
+        Some((page.at(start), index))
+    }
+
+    /// Takes a nursery page of `1 << log2` bytes (at least enough for an
+    /// object of `size` at `align`); the region must have none.
+    pub(super) fn open_nursery(
+        &mut self,
+        log2: u8,
+        size: usize,
+        align: usize,
+        config: &Config,
+        cache: &mut BlockCache,
+    ) -> Result<()> {
+        debug_assert_eq!(self.nursery, NONE);
+        let needed = (size + align).next_power_of_two().trailing_zeros() as u8;
+        let log2 = log2.max(needed).min(config.max_block_log2);
+        self.nursery = self.take_page(log2, NURSERY_OWNER, 0, cache)?;
+        Ok(())
+    }
+
+    /// Whether the region may still open its nursery: it has no page yet.
+    pub(super) fn may_open_nursery(&self) -> bool {
+        self.nursery == NONE && self.page_count == 0
+    }
+
+    /// An object of nursery page `index` was freed: when the page empties
+    /// its space is reused from the start.
+    #[inline]
+    pub(super) fn nursery_free(&mut self, index: u32) {
+        let page = &mut self.pages[index as usize];
+        page.live -= 1;
+        if page.live == 0 {
+            page.bump = 0;
+        }
+    }
+
+    /// Bytes of the nursery page, if the region has one.
+    pub fn nursery_page_bytes(&self) -> usize {
+        match self.nursery {
+            NONE => 0,
+            index => self.pages[index as usize].size() as usize,
+        }
+    }
+
+    /// Bytes the region's nursery has handed out.
+    pub fn nursery_bytes(&self) -> usize {
+        match self.nursery {
+            NONE => 0,
+            index => self.pages[index as usize].bump as usize,
+        }
+    }
+
+    /// Checks the nursery: `objects` (offset, size) lie below the bump
+    /// offset without overlapping.
+    pub(super) fn check_nursery_page(
+        &self,
+        index: u32,
+        objects: &[(u32, u32)],
+        problems: &mut alloc::vec::Vec<alloc::string::String>,
+    ) {
+        let page = &self.pages[index as usize];
+        if self.nursery != index {
+            problems.push(alloc::format!(
+                "nursery page {index} is not the region's nursery"
+            ));
+        }
+        let mut sorted = alloc::vec::Vec::from(objects);
+        sorted.sort_unstable();
+        let mut end = 0u64;
+        for &(offset, size) in &sorted {
+            if u64::from(offset) < end || u64::from(offset) + u64::from(size) > u64::from(page.bump)
+            {
+                problems.push(alloc::format!(
+                    "nursery object at {offset} ({size} bytes) overlaps another or passes the bump offset {}",
+                    page.bump
+                ));
+            }
+            end = end.max(u64::from(offset) + u64::from(size.max(1)));
+        }
+    }
+}
