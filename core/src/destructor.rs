@@ -100,10 +100,11 @@ impl BuildHasher for TagHasher {
 /// Entries of the type-index cache (a power of two).
 const CACHE: usize = 64;
 
-/// The cache entry of a typed tag.
+/// The two cache entries a typed tag may occupy (two-way, so that two
+/// types whose first entries collide do not evict each other forever).
 #[inline(always)]
-fn cache_slot(tag: u64) -> usize {
-    ((tag ^ (tag >> 29)) as usize) % CACHE
+fn cache_slots(tag: u64) -> [usize; 2] {
+    [(tag as usize) % CACHE, ((tag >> 32) as usize) % CACHE]
 }
 
 /// Destructors by raw tag, and the type table.
@@ -170,20 +171,26 @@ impl Destructors {
     /// The stored tag of `T` if the cache has it (the allocation fast path).
     #[inline(always)]
     pub fn claim_cached<T: 'static>(&self) -> Option<u64> {
-        let tag = typed_tag::<T>();
-        let (cached_tag, index) = self.cache[cache_slot(tag.0)];
-        (cached_tag == tag.0 && self.types[index as usize].type_id == TypeId::of::<T>())
-            .then_some(TypeTag::TYPED_BIT | u64::from(index))
+        self.cached::<T>(typed_tag::<T>())
+    }
+
+    /// The stored tag for `T`, whose public tag is `tag`, from the cache.
+    #[inline(always)]
+    fn cached<T: ?Sized + 'static>(&self, tag: TypeTag) -> Option<u64> {
+        cache_slots(tag.0).into_iter().find_map(|slot| {
+            let (cached_tag, index) = self.cache[slot];
+            (cached_tag == tag.0 && self.types[index as usize].type_id == TypeId::of::<T>())
+                .then_some(TypeTag::TYPED_BIT | u64::from(index))
+        })
     }
 
     #[inline]
     fn claim_with<T: ?Sized + 'static>(&mut self, drop: Option<DropGlue>) -> Result<u64> {
         let tag = typed_tag::<T>();
-        let (cached_tag, index) = self.cache[cache_slot(tag.0)];
-        if cached_tag == tag.0 && self.types[index as usize].type_id == TypeId::of::<T>() {
-            return Ok(TypeTag::TYPED_BIT | u64::from(index));
+        match self.cached::<T>(tag) {
+            Some(stored) => Ok(stored),
+            None => self.claim_slow::<T>(tag, drop),
         }
-        self.claim_slow::<T>(tag, drop)
     }
 
     #[cold]
@@ -215,7 +222,14 @@ impl Destructors {
                 index
             }
         };
-        self.cache[cache_slot(tag.0)] = (tag.0, index);
+        // The first entry unless another type holds it; then the second.
+        let [first, second] = cache_slots(tag.0);
+        let slot = if self.cache[first].0 == 0 {
+            first
+        } else {
+            second
+        };
+        self.cache[slot] = (tag.0, index);
         Ok(TypeTag::TYPED_BIT | u64::from(index))
     }
 

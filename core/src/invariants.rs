@@ -118,15 +118,19 @@ impl Registry {
                 if !slot.retired && !free_seen[id] {
                     problems.push(format!("dead region id {id} is neither free nor retired"));
                 }
+                let pages = region.pool.page_count();
+                let kept_nursery = pages == 1
+                    && region.pool.nursery_page_bytes() > 0
+                    && region.pool.nursery_bytes() == 0;
                 if region.slots.len() != 0
-                    || region.pool.page_count() != 0
+                    || (pages != 0 && !kept_nursery)
                     || !region.children.is_empty()
                 {
                     problems.push(format!(
-                        "dead region id {id} still holds slots, pages or children"
+                        "dead region id {id} still holds slots, pages other than an empty nursery, or children"
                     ));
                 }
-                retained += region.table_bytes();
+                retained += region.retained_bytes();
                 continue;
             }
             live += 1;
@@ -160,10 +164,10 @@ impl Registry {
                 }
             }
         }
-        if retained != self.retained_table_bytes {
+        if retained != self.retained_bytes {
             problems.push(format!(
-                "dead regions retain {retained} table bytes, the count says {}",
-                self.retained_table_bytes
+                "dead regions retain {retained} bytes, the count says {}",
+                self.retained_bytes
             ));
         }
         // Every live region is reachable from the root through child lists

@@ -59,7 +59,13 @@ impl Region {
         self.slots.table_bytes() + self.pool.table_bytes() + self.children.capacity() * 4
     }
 
-    /// Gives the tables' capacity back (the region is dead and empty).
+    /// Bytes a dead region keeps for the next region that takes its id:
+    /// its tables and its empty nursery page.
+    pub fn retained_bytes(&self) -> usize {
+        self.table_bytes() + self.pool.page_bytes()
+    }
+
+    /// Gives the tables' capacity back (the region is dead and holds no page).
     pub fn shrink(&mut self) {
         self.slots.shrink();
         self.pool.shrink();

@@ -361,24 +361,55 @@ impl Pool {
     }
 
     /// Gives every page back to the cache and forgets every pool, keeping
-    /// the tables' capacity. Dedicated objects must have been released.
-    pub fn release_all(&mut self, cache: &mut BlockCache) {
+    /// the tables' capacity; with `keep_nursery`, the nursery page stays,
+    /// empty, for the next region that takes this id. Dedicated objects
+    /// must have been released.
+    pub fn release_all(&mut self, cache: &mut BlockCache, keep_nursery: bool) {
         debug_assert_eq!(self.dedicated, 0, "dedicated objects outlive their pool");
+        let kept = if keep_nursery && self.nursery != NONE {
+            let mut nursery = core::mem::replace(
+                &mut self.pages[self.nursery as usize],
+                Page::new(NonNull::dangling(), 0, VACANT_OWNER, 0),
+            );
+            nursery.bump = 0;
+            nursery.live = 0;
+            Some(nursery)
+        } else {
+            None
+        };
         for page in self.pages.drain(..).filter(|page| !page.is_vacant()) {
             // SAFETY: the page's block came from this registry's cache and
             // the region is dead: nothing points into it any more.
             unsafe { cache.give(page.base, page.log2) };
+        }
+        self.nursery = NONE;
+        self.page_count = 0;
+        if let Some(nursery) = kept {
+            self.pages.push(nursery);
+            self.nursery = 0;
+            self.page_count = 1;
         }
         self.vacant = NONE;
         self.slabs.clear();
         self.class_slab = [NO_SLAB; CLASSES];
         self.recent_typed = [(u32::MAX, NO_SLAB); RECENT_TYPES];
         self.large = LargePool::default();
-        self.nursery = NONE;
-        self.page_count = 0;
     }
 
-    /// Forgets the tables' capacity too (the pool must be empty).
+    /// Gives the kept nursery page back to the cache unless it holds
+    /// between one and four times `1 << log2` bytes, the nursery size the
+    /// registry's hint asks for a new region.
+    pub fn keep_nursery_if(&mut self, log2: u8, cache: &mut BlockCache) {
+        if self.nursery == NONE {
+            return;
+        }
+        let kept = self.pages[self.nursery as usize].log2;
+        if kept < log2 || kept > log2 + 2 {
+            self.release_all(cache, false);
+        }
+    }
+
+    /// Forgets the tables' capacity too (the pool must hold no page).
     pub fn shrink(&mut self) {
         debug_assert_eq!(self.page_count, 0);
         self.pages = Vec::new();

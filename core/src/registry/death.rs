@@ -137,21 +137,26 @@ impl Registry {
             destructors,
             blocks,
             config,
-            retained_table_bytes,
+            retained_bytes,
             ..
         } = self;
+        let dying = &mut regions[id as usize].region;
+        // Its tables and its nursery page stay for the next region that
+        // takes the id, while the cache's high-water mark allows.
+        let keep = *retained_bytes + dying.table_bytes() + dying.pool.nursery_page_bytes()
+            <= config.cache_bytes;
         let teardown = Teardown {
-            region: &mut regions[id as usize].region,
+            region: dying,
             blocks,
+            keep,
         };
         run_destructors(destructors, handle, teardown.region);
         drop(teardown);
         let dying = &mut regions[id as usize].region;
-        let bytes = dying.table_bytes();
-        if *retained_table_bytes + bytes > config.cache_bytes {
-            dying.shrink();
+        if keep {
+            *retained_bytes += dying.retained_bytes();
         } else {
-            *retained_table_bytes += bytes;
+            dying.shrink();
         }
     }
 
@@ -219,18 +224,21 @@ impl Registry {
     }
 }
 
-/// Frees a dead region's storage and empties its tables (keeping their
-/// capacity) when dropped — also if a destructor panics.
+/// Frees a dead region's storage (but its nursery page, if kept) and
+/// empties its tables (keeping their capacity) when dropped — also if a
+/// destructor panics.
 struct Teardown<'a> {
     region: &'a mut Region,
     blocks: &'a mut BlockCache,
+    /// Keep the nursery page for the next region.
+    keep: bool,
 }
 
 impl Drop for Teardown<'_> {
     fn drop(&mut self) {
         let region = &mut *self.region;
         region.free_dedicated();
-        region.pool.release_all(self.blocks);
+        region.pool.release_all(self.blocks, self.keep);
         region.slots.clear();
         region.children.clear();
         region.strong_objects = 0;
