@@ -48,6 +48,21 @@ pub(crate) unsafe fn system_free(ptr: NonNull<u8>, layout: Layout) {
     unsafe { dealloc(ptr.as_ptr(), layout) }
 }
 
+/// `value` in a box, or `OutOfMemory` if the global allocator refuses.
+pub(crate) fn try_box<T>(value: T) -> Result<alloc::boxed::Box<T>> {
+    let layout = Layout::new::<T>();
+    if layout.size() == 0 {
+        return Ok(alloc::boxed::Box::new(value));
+    }
+    let raw = system_alloc(layout)?.cast::<T>();
+    // SAFETY: `raw` is a fresh allocation of `T`'s layout from the global
+    // allocator, which is what `Box` frees it with; it is initialized here.
+    unsafe {
+        raw.as_ptr().write(value);
+        Ok(alloc::boxed::Box::from_raw(raw.as_ptr()))
+    }
+}
+
 /// Free blocks kept for reuse, binned by size.
 #[derive(Debug)]
 pub(crate) struct BlockCache {

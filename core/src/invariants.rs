@@ -29,7 +29,7 @@ use core::fmt;
 use hashbrown::HashMap;
 
 use crate::handle::ObjectHandle;
-use crate::region::{Region, NO_PARENT};
+use crate::region::{Region, NO_PARENT, NO_REGION};
 use crate::registry::Registry;
 use crate::slot_table::Occupant;
 
@@ -124,7 +124,7 @@ impl Registry {
                     && region.pool.nursery_bytes() == 0;
                 if region.slots.len() != 0
                     || (pages != 0 && !kept_nursery)
-                    || !region.children.is_empty()
+                    || region.first_child != NO_REGION
                 {
                     problems.push(format!(
                         "dead region id {id} still holds slots, pages other than an empty nursery, or children"
@@ -140,27 +140,25 @@ impl Registry {
             if region.refcount == 0 {
                 problems.push(format!("live region {id} has refcount 0"));
             }
-            match self
-                .regions
-                .get(region.parent as usize)
-                .filter(|p| p.is_live())
-            {
-                Some(parent)
-                    if parent.region.children.get(region.index_in_parent as usize)
-                        == Some(&(id as u32)) => {}
-                _ => problems.push(format!(
-                    "region {id}: parent {} does not list it at index {}",
-                    region.parent, region.index_in_parent
-                )),
+            if !self.regions.get(region.parent as usize).is_some_and(|p| p.is_live()) {
+                problems.push(format!("region {id}: parent {} is not live", region.parent));
             }
-            for (index, &child) in region.children.iter().enumerate() {
+            // The child list: each child names this region as its parent and
+            // its neighbours back; at most as long as there are regions.
+            let (mut child, mut prev, mut seen) = (region.first_child, NO_REGION, 0);
+            while child != NO_REGION {
+                seen += 1;
                 match self.regions.get(child as usize).filter(|s| s.is_live()) {
-                    Some(c)
-                        if c.region.parent == id as u32
-                            && c.region.index_in_parent == index as u32 => {}
-                    _ => problems.push(format!(
-                        "region {id} lists child {child} at {index}, which does not point back"
-                    )),
+                    Some(c) if c.region.parent == id as u32 && c.region.prev_sibling == prev && seen <= self.regions.len() => {
+                        prev = child;
+                        child = c.region.next_sibling;
+                    }
+                    _ => {
+                        problems.push(format!(
+                            "region {id} lists child {child}, which does not point back (or the list cycles)"
+                        ));
+                        break;
+                    }
                 }
             }
         }
@@ -184,7 +182,11 @@ impl Registry {
                 continue;
             }
             reachable += 1;
-            stack.extend_from_slice(&slot.region.children);
+            let mut child = slot.region.first_child;
+            while child != NO_REGION && stack.len() <= self.regions.len() {
+                stack.push(child);
+                child = self.regions[child as usize].region.next_sibling;
+            }
         }
         if reachable != live {
             problems.push(format!(
@@ -209,6 +211,7 @@ impl Registry {
         region.slots.check(problems);
         let handle = self.live_handle(id);
         let mut per_page: Vec<Vec<(u32, u32)>> = Vec::new();
+        let mut in_nursery: Vec<(u32, u32)> = Vec::new();
         let (mut strong, mut moved, mut dedicated) = (0, 0, 0);
         for (slot, record) in region.slots.records() {
             let home = ObjectHandle::new(handle, slot, record.generation);
@@ -244,6 +247,9 @@ impl Registry {
             };
             dedicated += u32::from(heap.page == crate::pool::DEDICATED_PAGE);
             match region.pool.check_object(heap, layout) {
+                Ok(Some((crate::pool::NURSERY_PAGE, offset))) => {
+                    in_nursery.push((offset, record.size() as u32));
+                }
                 Ok(Some((page, offset))) => {
                     if per_page.len() <= page as usize {
                         per_page.resize_with(page as usize + 1, Vec::new);
@@ -254,7 +260,7 @@ impl Registry {
                 Err(problem) => problems.push(format!("{home}: {problem}")),
             }
         }
-        region.pool.check(&per_page, problems);
+        region.pool.check(&in_nursery, &per_page, problems);
         let counts = (
             region.strong_objects,
             region.moved_objects,

@@ -1,33 +1,36 @@
 //! One region: its place in the tree, its refcount, its objects.
 
-use alloc::vec::Vec;
-
 use crate::block::system_free;
 use crate::pool::{Pool, DEDICATED_PAGE};
 use crate::slot_table::SlotTable;
 
 /// The parent id of the root.
 pub(crate) const NO_PARENT: u32 = u32::MAX;
+/// The end of a child or sibling link.
+pub(crate) const NO_REGION: u32 = u32::MAX;
 
 /// A region: live, or the recycled tables of a dead one waiting for the
 /// next region to take its id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(C)]
 pub(crate) struct Region {
     /// Slot records (first: `get` reads them right after the region's key).
     pub slots: SlotTable,
     /// Pages and the pools that carve them.
     pub pool: Pool,
-    /// Ids of the live child regions, in no particular order.
-    pub children: Vec<u32>,
     /// Id of the parent region (always live: a dying region's children are
     /// reparented first), or `NO_PARENT` for the root.
     pub parent: u32,
+    /// The children form a doubly linked list through the child regions
+    /// themselves (no allocation per child): the first child, or `NO_REGION`.
+    pub first_child: u32,
+    /// The next sibling in the parent's list, or `NO_REGION`.
+    pub next_sibling: u32,
+    /// The previous sibling in the parent's list, or `NO_REGION`.
+    pub prev_sibling: u32,
     /// References held by users; the region dies when it reaches 0. The
     /// root's is 0 and unused.
     pub refcount: u32,
-    /// This region's position in its parent's `children`.
-    pub index_in_parent: u32,
     /// Live objects with a strong count above 0 (they survive this
     /// region's death), so that a death with none skips the scan.
     pub strong_objects: u32,
@@ -35,15 +38,34 @@ pub(crate) struct Region {
     pub moved_objects: u32,
 }
 
+impl Default for Region {
+    fn default() -> Self {
+        Region {
+            slots: SlotTable::default(),
+            pool: Pool::default(),
+            parent: NO_PARENT,
+            first_child: NO_REGION,
+            next_sibling: NO_REGION,
+            prev_sibling: NO_REGION,
+            refcount: 0,
+            strong_objects: 0,
+            moved_objects: 0,
+        }
+    }
+}
+
 impl Region {
-    /// Makes these (empty) tables a fresh region with refcount 1 whose
-    /// nursery will be `1 << nursery_log2` bytes.
-    pub fn start(&mut self, parent: u32, index_in_parent: u32, nursery_log2: u8) {
+    /// Makes these (empty) tables a fresh, childless region with refcount 1
+    /// whose nursery will be `1 << nursery_log2` bytes (the caller links it
+    /// into its parent's child list).
+    pub fn start(&mut self, parent: u32, nursery_log2: u8) {
         debug_assert_eq!(self.slots.len(), 0);
         self.pool.nursery_log2 = nursery_log2;
         self.parent = parent;
+        self.first_child = NO_REGION;
+        self.next_sibling = NO_REGION;
+        self.prev_sibling = NO_REGION;
         self.refcount = 1;
-        self.index_in_parent = index_in_parent;
         self.strong_objects = 0;
         self.moved_objects = 0;
     }
@@ -56,7 +78,7 @@ impl Region {
 
     /// Bytes of memory the region's tables hold (not its pages).
     pub fn table_bytes(&self) -> usize {
-        self.slots.table_bytes() + self.pool.table_bytes() + self.children.capacity() * 4
+        self.slots.table_bytes() + self.pool.table_bytes()
     }
 
     /// Bytes a dead region keeps for the next region that takes its id:
@@ -69,7 +91,6 @@ impl Region {
     pub fn shrink(&mut self) {
         self.slots.shrink();
         self.pool.shrink();
-        self.children = Vec::new();
     }
 
     /// Frees the dedicated allocations of the live objects.

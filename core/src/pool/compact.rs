@@ -16,7 +16,9 @@
 use core::alloc::Layout;
 
 use super::page::{LARGE_OWNER, NONE};
-use super::{HeapRef, Pool};
+use super::Pool;
+use super::pools::Pools;
+use super::HeapRef;
 use crate::block::BlockCache;
 
 /// What one compaction step did.
@@ -32,7 +34,7 @@ pub struct Compaction {
     pub bytes_released: usize,
 }
 
-impl Pool {
+impl Pools {
     /// Marks the pages to empty (at most one per pool) and takes them out of
     /// allocation. Returns whether there is anything to move.
     pub fn begin_compaction(&mut self) -> bool {
@@ -169,6 +171,40 @@ impl Pool {
                     .open
                     .push(&mut self.pages, index);
             }
+        }
+    }
+}
+
+impl Pool {
+    /// Starts a compaction step (see [`Pools::begin_compaction`]); the
+    /// nursery is never compacted.
+    pub fn begin_compaction(&mut self) -> bool {
+        self.pools.as_mut().is_some_and(|pools| pools.begin_compaction())
+    }
+
+    /// Whether the object storage of page `index` is to be moved.
+    #[inline]
+    pub fn is_evacuating(&self, index: u32) -> bool {
+        self.pools
+            .as_ref()
+            .is_some_and(|pools| pools.is_evacuating(index))
+    }
+
+    /// Moves an object out of an evacuating page (see [`Pools::relocate`]).
+    pub fn relocate(
+        &mut self,
+        heap: HeapRef,
+        layout: Layout,
+        cache: &mut BlockCache,
+        released: &mut Compaction,
+    ) -> Option<HeapRef> {
+        self.pools.as_mut()?.relocate(heap, layout, cache, released)
+    }
+
+    /// Ends a compaction step.
+    pub fn end_compaction(&mut self) {
+        if let Some(pools) = &mut self.pools {
+            pools.end_compaction();
         }
     }
 }

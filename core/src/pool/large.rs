@@ -23,7 +23,7 @@
 use core::ptr::NonNull;
 
 use super::page::{Page, PageList, LARGE_OWNER, NONE};
-use super::Pool;
+use super::pools::Pools;
 use crate::arith::align_up;
 use crate::block::BlockCache;
 use crate::config::Config;
@@ -190,7 +190,7 @@ pub(super) fn give(page: &mut Page, data: u32) {
     add_free(page, chunk, size, prev_size);
 }
 
-impl Pool {
+impl Pools {
     /// Storage for a large object: `(address, page number)`.
     pub(super) fn large_alloc(
         &mut self,

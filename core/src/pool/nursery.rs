@@ -22,7 +22,7 @@
 
 use core::ptr::NonNull;
 
-use super::page::{NONE, NURSERY_OWNER};
+use super::page::{Page, NURSERY_OWNER};
 use super::Pool;
 use crate::arith::align_up;
 use crate::block::BlockCache;
@@ -64,19 +64,12 @@ impl NurseryHint {
 }
 
 impl Pool {
-    /// `size` bytes aligned to `align` from the nursery, if it has room:
-    /// `(address, page number)`.
+    /// `size` bytes aligned to `align` from the nursery, if it has room.
     #[inline(always)]
-    pub(super) fn nursery_take(&mut self, size: usize, align: usize) -> Option<(NonNull<u8>, u32)> {
-        let index = self.nursery;
-        if index == NONE {
-            return None;
-        }
-        debug_assert!((index as usize) < self.pages.len());
-        // SAFETY: `nursery` names a page in use (checked by `check_invariants`).
-        let page = unsafe { self.pages.get_unchecked_mut(index as usize) };
+    pub(super) fn nursery_take(&mut self, size: usize, align: usize) -> Option<NonNull<u8>> {
+        let page = &mut self.nursery;
         // Offsets aligned to `align` give aligned addresses only up to the
-        // block's own alignment.
+        // block's own alignment (a vacant nursery has size 0: never room).
         if align > (page.size() as usize).min(crate::MAX_ALIGN) {
             return None;
         }
@@ -87,7 +80,7 @@ impl Pool {
         }
         page.bump = end;
         page.live += 1;
-        Some((page.at(start), index))
+        Some(page.at(start))
     }
 
     /// Takes a nursery page of `1 << log2` bytes (at least enough for an
@@ -100,23 +93,34 @@ impl Pool {
         config: &Config,
         cache: &mut BlockCache,
     ) -> Result<()> {
-        debug_assert_eq!(self.nursery, NONE);
+        debug_assert!(self.nursery.is_vacant());
         let needed = (size + align).next_power_of_two().trailing_zeros() as u8;
         let log2 = log2.max(needed).min(config.max_block_log2);
-        self.nursery = self.take_page(log2, NURSERY_OWNER, 0, cache)?;
+        self.nursery = Page::new(cache.take(log2)?, log2, NURSERY_OWNER, 0);
         Ok(())
     }
 
-    /// Whether the region may still open its nursery: it has no page yet.
-    pub(super) fn may_open_nursery(&self) -> bool {
-        self.nursery == NONE && self.page_count == 0
+    /// Gives the nursery's block back to the cache (it must be empty).
+    pub(super) fn close_nursery(&mut self, cache: &mut BlockCache) {
+        if self.nursery.is_vacant() {
+            return;
+        }
+        // SAFETY: the nursery's block came from this registry's cache and
+        // holds no live object any more.
+        unsafe { cache.give(self.nursery.base, self.nursery.log2) };
+        self.nursery = Page::vacant();
     }
 
-    /// An object of nursery page `index` was freed: when the page empties
-    /// its space is reused from the start.
+    /// Whether the region may still open its nursery: it has none.
+    pub(super) fn may_open_nursery(&self) -> bool {
+        self.nursery.is_vacant()
+    }
+
+    /// An object of the nursery was freed: when the nursery empties its
+    /// space is reused from the start.
     #[inline]
-    pub(super) fn nursery_free(&mut self, index: u32) {
-        let page = &mut self.pages[index as usize];
+    pub(super) fn nursery_free(&mut self) {
+        let page = &mut self.nursery;
         page.live -= 1;
         if page.live == 0 {
             page.bump = 0;
@@ -125,40 +129,39 @@ impl Pool {
 
     /// Bytes of the nursery page, if the region has one.
     pub fn nursery_page_bytes(&self) -> usize {
-        match self.nursery {
-            NONE => 0,
-            index => self.pages[index as usize].size() as usize,
-        }
+        self.nursery.size() as usize
     }
 
     /// Bytes the region's nursery has handed out.
     pub fn nursery_bytes(&self) -> usize {
-        match self.nursery {
-            NONE => 0,
-            index => self.pages[index as usize].bump as usize,
-        }
+        self.nursery.bump as usize
     }
 
-    /// Checks the nursery: `objects` (offset, size) lie below the bump
-    /// offset without overlapping.
-    pub(super) fn check_nursery_page(
+    /// Checks the nursery: its live count, and that `objects` (offset,
+    /// size) lie below the bump offset without overlapping.
+    pub(super) fn check_nursery(
         &self,
-        index: u32,
         objects: &[(u32, u32)],
         problems: &mut alloc::vec::Vec<alloc::string::String>,
     ) {
-        let page = &self.pages[index as usize];
-        if self.nursery != index {
+        let page = &self.nursery;
+        if objects.len() != page.live as usize || page.bump > page.size() {
             problems.push(alloc::format!(
-                "nursery page {index} is not the region's nursery"
+                "the nursery counts {} live objects (bump {} of {}), the slots {}",
+                page.live,
+                page.bump,
+                page.size(),
+                objects.len()
             ));
+        }
+        if !page.is_vacant() && page.base.as_ptr() as usize % (page.size() as usize).min(crate::MAX_ALIGN) != 0 {
+            problems.push("the nursery is misaligned".into());
         }
         let mut sorted = alloc::vec::Vec::from(objects);
         sorted.sort_unstable();
         let mut end = 0u64;
         for &(offset, size) in &sorted {
-            if u64::from(offset) < end || u64::from(offset) + u64::from(size) > u64::from(page.bump)
-            {
+            if u64::from(offset) < end || u64::from(offset) + u64::from(size) > u64::from(page.bump) {
                 problems.push(alloc::format!(
                     "nursery object at {offset} ({size} bytes) overlaps another or passes the bump offset {}",
                     page.bump

@@ -75,6 +75,14 @@ impl Page {
         }
     }
 
+    /// A vacant page: no block, size 0.
+    pub fn vacant() -> Self {
+        Page {
+            size: 0,
+            ..Page::new(NonNull::dangling(), 0, VACANT_OWNER, 0)
+        }
+    }
+
     /// The block's size in bytes.
     #[inline(always)]
     pub fn size(&self) -> u32 {

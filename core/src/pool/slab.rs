@@ -14,7 +14,7 @@
 use core::ptr::NonNull;
 
 use super::page::{Page, PageList, NONE};
-use super::Pool;
+use super::pools::Pools;
 use crate::block::BlockCache;
 use crate::config::Config;
 use crate::error::Result;
@@ -65,7 +65,7 @@ fn is_full(page: &Page) -> bool {
     page.free == NONE && page.bump + page.chunk > page.size()
 }
 
-impl Pool {
+impl Pools {
     /// A chunk from slab pool `slab`: `(address, page number)`.
     #[inline]
     pub(super) fn slab_alloc(

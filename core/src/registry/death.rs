@@ -16,7 +16,7 @@ use crate::block::BlockCache;
 use crate::destructor::Destructors;
 use crate::error::{Error, Result};
 use crate::handle::{ObjectHandle, RegionHandle};
-use crate::region::Region;
+use crate::region::{Region, NO_REGION};
 use crate::slot_table::Occupant;
 
 impl Registry {
@@ -35,13 +35,8 @@ impl Registry {
         let dying = self.live(id);
         let parent = dying.parent;
         let survivors = dying.strong_objects as usize;
-        let children = dying.children.len();
         let forwarded = dying.slots.forwarded_len();
         self.free_region_ids.try_reserve(1).map_err(|_| oom(4))?;
-        self.live_mut(parent)
-            .children
-            .try_reserve(children)
-            .map_err(|_| oom(children * 4))?;
         if survivors == 0 && forwarded == 0 {
             return Ok(());
         }
@@ -93,17 +88,15 @@ impl Registry {
         let id = handle.id();
         let parent_id = self.live(id).parent;
         let parent = self.live_handle(parent_id);
-        self.unlink_child(parent_id, self.live(id).index_in_parent);
+        self.unlink_child(id);
         // 1. Reparent the children, keeping their refcounts.
-        let children = core::mem::take(&mut self.live_mut(id).children);
-        for &child in &children {
-            let index = self.live(parent_id).children.len() as u32;
-            let region = self.live_mut(child);
-            region.parent = parent_id;
-            region.index_in_parent = index;
-            self.live_mut(parent_id).children.push(child);
+        let mut child = self.live(id).first_child;
+        while child != NO_REGION {
+            let next = self.live(child).next_sibling;
+            self.link_child(parent_id, child);
+            child = next;
         }
-        self.live_mut(id).children = children;
+        self.live_mut(id).first_child = NO_REGION;
         // 2. Promote the objects with strong references into the parent.
         if self.live(id).strong_objects > 0 {
             self.promote_survivors(handle, parent);
@@ -213,15 +206,6 @@ impl Registry {
             }
         }
     }
-
-    /// Removes the child at `index` from `parent`'s children.
-    fn unlink_child(&mut self, parent: u32, index: u32) {
-        let children = &mut self.live_mut(parent).children;
-        children.swap_remove(index as usize);
-        if let Some(&moved) = children.get(index as usize) {
-            self.live_mut(moved).index_in_parent = index;
-        }
-    }
 }
 
 /// Frees a dead region's storage (but its nursery page, if kept) and
@@ -240,7 +224,6 @@ impl Drop for Teardown<'_> {
         region.free_dedicated();
         region.pool.release_all(self.blocks, self.keep);
         region.slots.clear();
-        region.children.clear();
         region.strong_objects = 0;
         region.moved_objects = 0;
     }

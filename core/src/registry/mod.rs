@@ -20,7 +20,7 @@ use crate::destructor::Destructors;
 use crate::error::{Count, Error, Found, Result};
 use crate::forwarding::Forwarding;
 use crate::handle::{next_generation, ObjectHandle, RegionHandle};
-use crate::region::{Region, NO_PARENT};
+use crate::region::{Region, NO_PARENT, NO_REGION};
 
 /// Where a registry's memory is: see [`Registry::memory_usage`]. Objects in
 /// dedicated allocations are not counted.
@@ -153,7 +153,7 @@ impl Registry {
 
     pub(crate) fn with_config(config: Config) -> Self {
         let mut root = Region::default();
-        root.start(NO_PARENT, 0, crate::config::FIRST_BLOCK_LOG2);
+        root.start(NO_PARENT, crate::config::FIRST_BLOCK_LOG2);
         root.refcount = 0; // nobody holds the root; it lives as long as the registry
         let regions = alloc::vec![RegionSlot {
             key: RegionHandle::ROOT.bits(),
@@ -265,12 +265,6 @@ impl Registry {
                 .try_reserve(1)
                 .map_err(|_| oom(core::mem::size_of::<RegionSlot>()))?;
         }
-        let siblings = &mut self.live_mut(parent.id()).children;
-        siblings
-            .try_reserve(1)
-            .map_err(|_| oom(core::mem::size_of::<u32>()))?;
-        let index_in_parent = siblings.len() as u32;
-        siblings.push(0); // the id, set below
         let id = match reuse {
             Some(id) => {
                 self.free_region_ids.pop();
@@ -286,16 +280,13 @@ impl Registry {
                 (self.regions.len() - 1) as u32
             }
         };
-        self.live_mut(parent.id()).children[index_in_parent as usize] = id;
         let nursery_log2 = self.nursery_hint.log2(&self.config);
         let slot = &mut self.regions[id as usize];
         self.retained_bytes -= slot.region.retained_bytes();
-        slot.region
-            .pool
-            .keep_nursery_if(nursery_log2, &mut self.blocks);
-        slot.region
-            .start(parent.id(), index_in_parent, nursery_log2);
+        slot.region.pool.keep_nursery_if(nursery_log2, &mut self.blocks);
+        slot.region.start(parent.id(), nursery_log2);
         slot.key = RegionHandle::from_raw_parts(id, slot.generation).bits();
+        self.link_child(parent.id(), id);
         self.live_regions += 1;
         Ok(self.live_handle(id))
     }
@@ -367,8 +358,42 @@ impl Registry {
         &self,
         region: RegionHandle,
     ) -> Result<impl Iterator<Item = RegionHandle> + '_> {
-        let children = &self.region(region)?.children;
-        Ok(children.iter().map(|&id| self.live_handle(id)))
+        let mut child = self.region(region)?.first_child;
+        Ok(core::iter::from_fn(move || {
+            let id = child;
+            if id == NO_REGION {
+                return None;
+            }
+            child = self.live(id).next_sibling;
+            Some(self.live_handle(id))
+        }))
+    }
+
+    /// Puts live region `child` first in `parent`'s child list.
+    pub(crate) fn link_child(&mut self, parent: u32, child: u32) {
+        let first = self.live(parent).first_child;
+        if first != NO_REGION {
+            self.live_mut(first).prev_sibling = child;
+        }
+        let region = self.live_mut(child);
+        region.parent = parent;
+        region.next_sibling = first;
+        region.prev_sibling = NO_REGION;
+        self.live_mut(parent).first_child = child;
+    }
+
+    /// Takes live region `child` out of its parent's child list.
+    pub(crate) fn unlink_child(&mut self, child: u32) {
+        let region = self.live(child);
+        let (parent, prev, next) = (region.parent, region.prev_sibling, region.next_sibling);
+        if prev == NO_REGION {
+            self.live_mut(parent).first_child = next;
+        } else {
+            self.live_mut(prev).next_sibling = next;
+        }
+        if next != NO_REGION {
+            self.live_mut(next).prev_sibling = prev;
+        }
     }
 
     /// Every live region, the root first.
@@ -505,5 +530,19 @@ impl Drop for Registry {
                 death::run_destructors(&mut self.destructors, handle, &mut self.regions[id].region);
             }
         }
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn print_sizes() {
+        std::println!("RegionSlot {} Region {} Pool {} SlotTable {} Page {} Error {} Result<&[u8]> {}",
+            core::mem::size_of::<super::RegionSlot>(),
+            core::mem::size_of::<crate::region::Region>(),
+            core::mem::size_of::<crate::pool::Pool>(),
+            core::mem::size_of::<crate::slot_table::SlotTable>(),
+            core::mem::size_of::<crate::pool::PageProbe>(),
+            core::mem::size_of::<crate::Error>(),
+            core::mem::size_of::<crate::Result<&[u8]>>());
     }
 }
