@@ -12,7 +12,7 @@ pub const MAX_ARENA_BLOCK_SIZE: usize = 1 << 30;
 pub const DEFAULT_ARENA_BLOCK_SIZE: usize = 64 * 1024;
 /// The size of the first block a region takes for a pool: small, so that a
 /// region holding a few objects costs little. Later blocks double.
-pub const FIRST_BLOCK_SIZE: usize = 256;
+pub const FIRST_BLOCK_SIZE: usize = 128;
 /// Bytes of free blocks the registry keeps for reuse when none is configured.
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 4 << 20;
 

@@ -43,8 +43,30 @@ pub(crate) struct GhostRecord {
     pub node: u32,
 }
 
-/// `(region id, region generation, slot)` of an old home in a dead region.
-type GhostKey = (u32, u32, u32);
+/// An old home in a dead region: the region handle's word (`id |
+/// generation << 32`) and the slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct GhostKey {
+    region: u64,
+    slot: u32,
+}
+
+impl GhostKey {
+    #[inline]
+    fn new(region: RegionHandle, slot: u32) -> Self {
+        GhostKey {
+            region: region.bits(),
+            slot,
+        }
+    }
+}
+
+impl core::hash::Hash for GhostKey {
+    #[inline]
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.region ^ u64::from(self.slot).rotate_left(37));
+    }
+}
 
 /// Hashes ghost keys (three `u32`s) with two multiplications: the keys are
 /// small integers chosen by the registry, not by an adversary, and this
@@ -66,7 +88,11 @@ impl core::hash::Hasher for GhostHasher {
     }
     #[inline]
     fn write_u32(&mut self, value: u32) {
-        self.0 = (self.0 ^ u64::from(value)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.write_u64(u64::from(value));
+    }
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0 ^ value).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -113,9 +139,7 @@ impl Forwarding {
     #[inline]
     pub fn ghost(&self, handle: ObjectHandle) -> Option<GhostRecord> {
         let region = handle.region();
-        let record = *self
-            .ghosts
-            .get(&(region.id(), region.generation(), handle.slot()))?;
+        let record = *self.ghosts.get(&GhostKey::new(region, handle.slot()))?;
         (record.slot_generation == handle.slot_generation()).then_some(record)
     }
 
@@ -190,9 +214,7 @@ impl Forwarding {
             slot_generation,
             node,
         };
-        let previous = self
-            .ghosts
-            .insert((region.id(), region.generation(), slot), record);
+        let previous = self.ghosts.insert(GhostKey::new(region, slot), record);
         debug_assert!(previous.is_none(), "{region} slot {slot} forwarded twice");
         let node = &mut self.nodes[node as usize];
         node.ghost_records += 1;
@@ -252,9 +274,9 @@ impl Forwarding {
     /// that leads to a live object.
     pub fn ghost_table_count(&self) -> usize {
         let mut tables = HashSet::new();
-        for (&(id, generation, _), record) in &self.ghosts {
+        for (key, record) in &self.ghosts {
             if self.home(record.node).is_some() {
-                tables.insert((id, generation));
+                tables.insert(key.region);
             }
         }
         tables.len()
@@ -292,8 +314,9 @@ impl Forwarding {
         use alloc::format;
         let mut ghost_counts: HashMap<u32, u32> = HashMap::new();
         let mut garbage = 0;
-        for (&(id, generation, slot), record) in &self.ghosts {
-            let region = RegionHandle::from_raw_parts(id, generation);
+        for (key, record) in &self.ghosts {
+            let slot = key.slot;
+            let region = RegionHandle::from_raw_parts(key.region as u32, (key.region >> 32) as u32);
             if is_live_region(region) {
                 problems.push(format!("a ghost record names live {region} slot {slot}"));
             }

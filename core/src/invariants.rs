@@ -140,7 +140,11 @@ impl Registry {
             if region.refcount == 0 {
                 problems.push(format!("live region {id} has refcount 0"));
             }
-            if !self.regions.get(region.parent as usize).is_some_and(|p| p.is_live()) {
+            if !self
+                .regions
+                .get(region.parent as usize)
+                .is_some_and(|p| p.is_live())
+            {
                 problems.push(format!("region {id}: parent {} is not live", region.parent));
             }
             // The child list: each child names this region as its parent and
@@ -149,7 +153,11 @@ impl Registry {
             while child != NO_REGION {
                 seen += 1;
                 match self.regions.get(child as usize).filter(|s| s.is_live()) {
-                    Some(c) if c.region.parent == id as u32 && c.region.prev_sibling == prev && seen <= self.regions.len() => {
+                    Some(c)
+                        if c.region.parent == id as u32
+                            && c.region.prev_sibling == prev
+                            && seen <= self.regions.len() =>
+                    {
                         prev = child;
                         child = c.region.next_sibling;
                     }

@@ -312,6 +312,12 @@ impl SlotTable {
         self.records.get(slot as usize)
     }
 
+    /// The record of `slot`, mutably, if it exists.
+    #[inline(always)]
+    pub fn record_mut_checked(&mut self, slot: u32) -> Option<&mut Record> {
+        self.records.get_mut(slot as usize)
+    }
+
     /// The record of `slot`, which exists.
     #[inline]
     pub fn record_mut(&mut self, slot: u32) -> &mut Record {

@@ -16,9 +16,9 @@
 use core::alloc::Layout;
 
 use super::page::{LARGE_OWNER, NONE};
-use super::Pool;
 use super::pools::Pools;
 use super::HeapRef;
+use super::Pool;
 use crate::block::BlockCache;
 
 /// What one compaction step did.
@@ -179,7 +179,9 @@ impl Pool {
     /// Starts a compaction step (see [`Pools::begin_compaction`]); the
     /// nursery is never compacted.
     pub fn begin_compaction(&mut self) -> bool {
-        self.pools.as_mut().is_some_and(|pools| pools.begin_compaction())
+        self.pools
+            .as_mut()
+            .is_some_and(|pools| pools.begin_compaction())
     }
 
     /// Whether the object storage of page `index` is to be moved.

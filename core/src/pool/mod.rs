@@ -224,9 +224,9 @@ impl Pool {
                     .expect("a fresh nursery holds the object");
                 (data, NURSERY_PAGE)
             }
-            Placement::Slab(_) | Placement::Large => {
-                self.pools_mut()?.allocate(place, layout, typed, config, cache)?
-            }
+            Placement::Slab(_) | Placement::Large => self
+                .pools_mut()?
+                .allocate(place, layout, typed, config, cache)?,
         };
         Ok(HeapRef { data, page })
     }
@@ -337,7 +337,9 @@ impl Pool {
             }
             index => match &self.pools {
                 Some(pools) => pools.check_object(heap, layout).map(|o| Some((index, o))),
-                None => Err(alloc::format!("names page {index} but the region has no pools")),
+                None => Err(alloc::format!(
+                    "names page {index} but the region has no pools"
+                )),
             },
         }
     }
@@ -345,7 +347,12 @@ impl Pool {
     /// Checks the nursery and the pools; `objects[page]` lists the
     /// `(offset, size)` of the objects the slot table places in each page,
     /// `nursery` those in the nursery.
-    pub fn check(&self, nursery: &[(u32, u32)], objects: &[Vec<(u32, u32)>], problems: &mut Vec<String>) {
+    pub fn check(
+        &self,
+        nursery: &[(u32, u32)],
+        objects: &[Vec<(u32, u32)>],
+        problems: &mut Vec<String>,
+    ) {
         self.check_nursery(nursery, problems);
         match &self.pools {
             Some(pools) => pools.check(objects, problems),
@@ -370,7 +377,12 @@ impl Drop for Pool {
             // SAFETY: the nursery's block came from `system_alloc` (through
             // the cache) with this layout; the pool is dropped once, and the
             // registry no longer reads any object in it.
-            unsafe { system_free(self.nursery.base, crate::block::block_layout(self.nursery.log2)) }
+            unsafe {
+                system_free(
+                    self.nursery.base,
+                    crate::block::block_layout(self.nursery.log2),
+                )
+            }
         }
     }
 }

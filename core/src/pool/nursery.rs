@@ -154,14 +154,17 @@ impl Pool {
                 objects.len()
             ));
         }
-        if !page.is_vacant() && page.base.as_ptr() as usize % (page.size() as usize).min(crate::MAX_ALIGN) != 0 {
+        if !page.is_vacant()
+            && page.base.as_ptr() as usize % (page.size() as usize).min(crate::MAX_ALIGN) != 0
+        {
             problems.push("the nursery is misaligned".into());
         }
         let mut sorted = alloc::vec::Vec::from(objects);
         sorted.sort_unstable();
         let mut end = 0u64;
         for &(offset, size) in &sorted {
-            if u64::from(offset) < end || u64::from(offset) + u64::from(size) > u64::from(page.bump) {
+            if u64::from(offset) < end || u64::from(offset) + u64::from(size) > u64::from(page.bump)
+            {
                 problems.push(alloc::format!(
                     "nursery object at {offset} ({size} bytes) overlaps another or passes the bump offset {}",
                     page.bump

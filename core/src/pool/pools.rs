@@ -323,9 +323,7 @@ impl Pools {
                 self.page_count
             ));
         }
-        let vacant = PageList { head: self.vacant }
-            .iter(&self.pages)
-            .count();
+        let vacant = PageList { head: self.vacant }.iter(&self.pages).count();
         if vacant + in_use as usize != self.pages.len() {
             problems.push(alloc::format!(
                 "{vacant} vacant + {in_use} used page numbers of {}",

@@ -283,7 +283,9 @@ impl Registry {
         let nursery_log2 = self.nursery_hint.log2(&self.config);
         let slot = &mut self.regions[id as usize];
         self.retained_bytes -= slot.region.retained_bytes();
-        slot.region.pool.keep_nursery_if(nursery_log2, &mut self.blocks);
+        slot.region
+            .pool
+            .keep_nursery_if(nursery_log2, &mut self.blocks);
         slot.region.start(parent.id(), nursery_log2);
         slot.key = RegionHandle::from_raw_parts(id, slot.generation).bits();
         self.link_child(parent.id(), id);
@@ -536,13 +538,15 @@ impl Drop for Registry {
 mod size_probe {
     #[test]
     fn print_sizes() {
-        std::println!("RegionSlot {} Region {} Pool {} SlotTable {} Page {} Error {} Result<&[u8]> {}",
+        std::println!(
+            "RegionSlot {} Region {} Pool {} SlotTable {} Page {} Error {} Result<&[u8]> {}",
             core::mem::size_of::<super::RegionSlot>(),
             core::mem::size_of::<crate::region::Region>(),
             core::mem::size_of::<crate::pool::Pool>(),
             core::mem::size_of::<crate::slot_table::SlotTable>(),
             core::mem::size_of::<crate::pool::PageProbe>(),
             core::mem::size_of::<crate::Error>(),
-            core::mem::size_of::<crate::Result<&[u8]>>());
+            core::mem::size_of::<crate::Result<&[u8]>>()
+        );
     }
 }

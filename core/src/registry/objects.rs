@@ -260,7 +260,6 @@ impl Registry {
         }
     }
 
-    #[cold]
     #[inline(never)]
     fn get_slow(&self, handle: ObjectHandle) -> Result<&[u8]> {
         let record = self.record(handle)?;
@@ -272,6 +271,21 @@ impl Registry {
     /// The bytes of a raw object, mutably.
     #[inline]
     pub fn get_mut(&mut self, handle: ObjectHandle) -> Result<&mut [u8]> {
+        if self
+            .home_record_if_mut(handle, |_, tag| tag & TypeTag::TYPED_BIT == 0)
+            .is_some()
+        {
+            let record = self
+                .home_record_if_mut(handle, |_, _| true)
+                .expect("checked above");
+            // SAFETY: a raw object's bytes are all initialized and any bytes are valid.
+            return Ok(unsafe { record.bytes_mut() });
+        }
+        self.get_mut_slow(handle)
+    }
+
+    #[inline(never)]
+    fn get_mut_slow(&mut self, handle: ObjectHandle) -> Result<&mut [u8]> {
         let home = self.locate_mut(handle)?;
         self.raw_only(handle, self.record_at(home))?;
         let record = self
@@ -294,7 +308,6 @@ impl Registry {
         Ok(unsafe { &*record.data().cast::<T>() })
     }
 
-    #[cold]
     #[inline(never)]
     fn get_typed_slow<T: 'static>(&self, handle: ObjectHandle) -> Result<&Record> {
         let record = self.record(handle)?;
@@ -303,8 +316,17 @@ impl Registry {
     }
 
     /// The value of a typed object of type `T`, mutably.
-    #[inline]
+    #[inline(always)]
     pub fn get_typed_mut<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut T> {
+        match self.home_record_if_mut(handle, |types, tag| types.is::<T>(tag)) {
+            // SAFETY: as in `get_typed`, and `&mut self` makes the access exclusive.
+            Some(record) => Ok(unsafe { &mut *record.data_mut().cast::<T>() }),
+            None => self.get_typed_mut_slow(handle),
+        }
+    }
+
+    #[inline(never)]
+    fn get_typed_mut_slow<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut T> {
         let home = self.locate_mut(handle)?;
         self.typed_only::<T>(handle, self.record_at(home))?;
         let record = self

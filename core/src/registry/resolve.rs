@@ -19,8 +19,8 @@ use crate::slot_table::{Aux, Cell, Occupant, Record};
 pub(crate) enum Step {
     /// The handle is its object's home.
     Home,
-    /// The handle is an old home; the object's forwarding node.
-    Forward(u32),
+    /// The handle is an old home (a forwarding slot or a ghost record).
+    Forward,
     /// Nothing alive.
     Dead(Found),
 }
@@ -94,6 +94,31 @@ impl Registry {
         Some(record)
     }
 
+    /// Like [`home_record_if`](Self::home_record_if), mutably.
+    #[inline(always)]
+    pub(crate) fn home_record_if_mut(
+        &mut self,
+        handle: ObjectHandle,
+        tag_ok: impl Fn(&crate::destructor::Destructors, u64) -> bool,
+    ) -> Option<&mut Record> {
+        let Registry {
+            regions,
+            destructors,
+            ..
+        } = self;
+        let slot = regions.get_mut(handle.region().id() as usize)?;
+        let key_mismatch = slot.mismatch(handle.region());
+        let record = slot.region.slots.record_mut_checked(handle.slot())?;
+        let stale = key_mismatch
+            | u64::from(record.generation ^ handle.slot_generation())
+            | u64::from(!tag_ok(destructors, record.tag));
+        if stale != 0 {
+            return None;
+        }
+        debug_assert!(record.is_live());
+        Some(record)
+    }
+
     /// What `handle` names, one record deep.
     pub(crate) fn step(&self, handle: ObjectHandle) -> Step {
         let Some(slot) = self.regions.get(handle.region().id() as usize) else {
@@ -109,7 +134,7 @@ impl Registry {
             let previous = handle.slot_generation() & 1 == 1
                 && record.generation == handle.slot_generation().wrapping_add(1);
             return match record.occupant() {
-                Occupant::Forwarded(node) if previous => Step::Forward(node),
+                Occupant::Forwarded(_) if previous => Step::Forward,
                 Occupant::Free if previous => Step::Dead(Found::FreedSlot),
                 Occupant::Retired if previous => Step::Dead(Found::Retired),
                 _ => Step::Dead(Found::Generation {
@@ -118,7 +143,7 @@ impl Registry {
             };
         }
         match self.forwarding.ghost(handle) {
-            Some(record) => Step::Forward(record.node),
+            Some(_) => Step::Forward,
             None if slot.retired => Step::Dead(Found::Retired),
             None => Step::Dead(Found::Generation {
                 current: slot.generation(),
@@ -138,15 +163,45 @@ impl Registry {
     #[cold]
     #[inline(never)]
     fn locate_slow(&self, handle: ObjectHandle) -> Result<ObjectHandle> {
+        match self.forwarded_home(handle) {
+            Some(home) => Ok(home),
+            None => Err(self.stale(handle)),
+        }
+    }
+
+    /// The current home of the object an *old* handle (a forwarding slot
+    /// of a live region, or a ghost record) leads to, if it is alive: one
+    /// record and one node, the path of every access through an old handle.
+    #[inline(never)]
+    pub(crate) fn forwarded_home(&self, handle: ObjectHandle) -> Option<ObjectHandle> {
+        let slot = self.regions.get(handle.region().id() as usize)?;
+        let node = if slot.is(handle.region()) {
+            let record = slot.region.slots.record(handle.slot())?;
+            match record.occupant() {
+                Occupant::Forwarded(node)
+                    if handle.slot_generation() & 1 == 1
+                        && record.generation == handle.slot_generation().wrapping_add(1) =>
+                {
+                    node
+                }
+                _ => return None,
+            }
+        } else {
+            self.forwarding.ghost(handle)?.node
+        };
+        self.forwarding.home(node)
+    }
+
+    /// Why `handle` (which leads to no live object) is stale.
+    #[cold]
+    #[inline(never)]
+    fn stale(&self, handle: ObjectHandle) -> Error {
         let found = match self.step(handle) {
-            Step::Home => return Ok(handle),
-            Step::Forward(node) => match self.forwarding.home(node) {
-                Some(home) => return Ok(home),
-                None => Found::DeadForwardingTarget,
-            },
+            Step::Home => unreachable!("{handle} names a live object"),
+            Step::Forward => Found::DeadForwardingTarget,
             Step::Dead(found) => found,
         };
-        Err(Error::StaleHandle { handle, found })
+        Error::StaleHandle { handle, found }
     }
 
     /// Like [`locate`](Self::locate), counting the forwarding record visited.
@@ -175,11 +230,13 @@ impl Registry {
         }
     }
 
-    #[cold]
+    /// The record of an object reached through an old handle, or why not.
     #[inline(never)]
-    fn record_slow(&self, handle: ObjectHandle) -> Result<&Record> {
-        let home = self.locate_slow(handle)?;
-        Ok(self.record_at(home))
+    pub(crate) fn record_slow(&self, handle: ObjectHandle) -> Result<&Record> {
+        match self.forwarded_home(handle) {
+            Some(home) => Ok(self.record_at(home)),
+            None => Err(self.stale(handle)),
+        }
     }
 
     /// The object's current home handle. Every old handle reaches its object
