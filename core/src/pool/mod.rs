@@ -332,7 +332,7 @@ impl Pool {
                     .nursery
                     .offset_of(heap.data)
                     .filter(|_| !self.nursery.is_vacant())
-                    .ok_or_else(|| alloc::format!("is not in the nursery"))?;
+                    .ok_or_else(|| String::from("is not in the nursery"))?;
                 Ok(Some((NURSERY_PAGE, offset)))
             }
             index => match &self.pools {
