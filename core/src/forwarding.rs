@@ -43,28 +43,28 @@ pub(crate) struct GhostRecord {
     pub node: u32,
 }
 
-/// An old home in a dead region: the region handle's word (`id |
-/// generation << 32`) and the slot.
+/// An old home in a dead region: `[region id, region generation, slot]`
+/// (12 bytes, so a ghost record with its key takes 20).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct GhostKey {
-    region: u64,
-    slot: u32,
-}
+struct GhostKey([u32; 3]);
 
 impl GhostKey {
     #[inline]
     fn new(region: RegionHandle, slot: u32) -> Self {
-        GhostKey {
-            region: region.bits(),
-            slot,
-        }
+        GhostKey([region.id(), region.generation(), slot])
+    }
+
+    fn region(self) -> RegionHandle {
+        RegionHandle::from_raw_parts(self.0[0], self.0[1])
     }
 }
 
 impl core::hash::Hash for GhostKey {
     #[inline]
     fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.region ^ u64::from(self.slot).rotate_left(37));
+        let [id, generation, slot] = self.0;
+        let region = u64::from(id) | u64::from(generation) << 32;
+        state.write_u64(region ^ u64::from(slot).rotate_left(37));
     }
 }
 
@@ -101,6 +101,15 @@ impl core::hash::BuildHasher for GhostHasher {
     #[inline]
     fn build_hasher(&self) -> GhostHasher {
         GhostHasher(0)
+    }
+}
+
+/// Puts `node` on the free list. The list has room for every node
+/// (`reserve` keeps it so), so this never allocates; if it had none, the
+/// node would simply not be reused.
+fn release_node(free_nodes: &mut Vec<u32>, node: u32) {
+    if free_nodes.len() < free_nodes.capacity() {
+        free_nodes.push(node);
     }
 }
 
@@ -154,9 +163,11 @@ impl Forwarding {
         self.nodes
             .try_reserve(new_nodes)
             .map_err(|_| oom(new_nodes * core::mem::size_of::<Node>()))?;
+        // Room to free every node, so that freeing never allocates.
+        let nodes = self.nodes.len() + new_nodes;
         self.free_nodes
-            .try_reserve(moves)
-            .map_err(|_| oom(moves * 4))?;
+            .try_reserve(nodes - self.free_nodes.len())
+            .map_err(|_| oom(nodes * 4))?;
         self.ghosts
             .try_reserve(ghosts)
             .map_err(|_| oom(ghosts * 20))
@@ -237,23 +248,24 @@ impl Forwarding {
 
     /// Removes every ghost record naming a dead node.
     fn sweep(&mut self) {
-        let nodes = &mut self.nodes;
-        let mut emptied = Vec::new();
-        self.ghosts.retain(|_, record| {
+        let Forwarding {
+            nodes,
+            free_nodes,
+            ghosts,
+            ..
+        } = self;
+        ghosts.retain(|_, record| {
             let node = &mut nodes[record.node as usize];
             if node.home != DEAD {
                 return true;
             }
             node.ghost_records -= 1;
             if node.ghost_records == 0 && node.slot_records == 0 {
-                emptied.push(record.node);
+                release_node(free_nodes, record.node);
             }
             false
         });
         self.garbage = 0;
-        for node in emptied {
-            self.release_node(node);
-        }
     }
 
     fn free_if_unused(&mut self, node: u32) {
@@ -264,10 +276,7 @@ impl Forwarding {
     }
 
     fn release_node(&mut self, node: u32) {
-        // Freeing never fails: if the free list cannot grow, the node is not reused.
-        if self.free_nodes.try_reserve(1).is_ok() {
-            self.free_nodes.push(node);
-        }
+        release_node(&mut self.free_nodes, node);
     }
 
     /// Number of ghost tables: dead region incarnations with a ghost record
@@ -276,7 +285,7 @@ impl Forwarding {
         let mut tables = HashSet::new();
         for (key, record) in &self.ghosts {
             if self.home(record.node).is_some() {
-                tables.insert(key.region);
+                tables.insert(key.region());
             }
         }
         tables.len()
@@ -295,11 +304,22 @@ impl Forwarding {
             .count()
     }
 
-    /// Bytes of memory forwarding holds.
+    /// Bytes of memory forwarding holds: node and free-list capacity, and
+    /// the ghost map's buckets (one key-record pair and one control byte
+    /// each, plus a group of control bytes).
     pub fn table_bytes(&self) -> usize {
+        let buckets = match self.ghosts.capacity() {
+            0 => 0,
+            capacity => (capacity * 8 / 7).next_power_of_two(),
+        };
+        let entry = core::mem::size_of::<(GhostKey, GhostRecord)>() + 1;
         self.nodes.capacity() * core::mem::size_of::<Node>()
             + self.free_nodes.capacity() * 4
-            + self.ghosts.capacity() * 21
+            + if buckets == 0 {
+                0
+            } else {
+                buckets * entry + 16
+            }
     }
 
     /// Checks the counts against the records: `slot_records[node]` is how
@@ -315,8 +335,7 @@ impl Forwarding {
         let mut ghost_counts: HashMap<u32, u32> = HashMap::new();
         let mut garbage = 0;
         for (key, record) in &self.ghosts {
-            let slot = key.slot;
-            let region = RegionHandle::from_raw_parts(key.region as u32, (key.region >> 32) as u32);
+            let (region, slot) = (key.region(), key.0[2]);
             if is_live_region(region) {
                 problems.push(format!("a ghost record names live {region} slot {slot}"));
             }
