@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Regenerates the injected-bug patches of ci/mutants/ from the current core.
+
+Each mutant is one realistic bug: a file, an exact snippet of the current
+source, and what a careless edit would turn it into. The script applies each
+edit to a copy of the file, writes `git diff`-style patches (paths relative
+to the repository root) next to itself, and fails if a snippet no longer
+occurs exactly once, so a refactor of the core that moves the code is
+noticed instead of silently leaving stale patches.
+
+Usage: python3 ci/mutants/make.py      (from anywhere; rewrites *.patch)
+"""
+
+import difflib
+import pathlib
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+OUT = pathlib.Path(__file__).resolve().parent
+
+# name -> (file, before, after, what it breaks); `before` must occur exactly
+# once, unless it is given as (snippet, count): then every occurrence changes.
+MUTANTS = {
+    "bump-ignores-alignment": (
+        "core/src/pool/nursery.rs",
+        "let start = align_up(page.bump, align as u32)?;",
+        "let start = page.bump;",
+        "nursery bump allocation does not round the offset up to the alignment",
+    ),
+    "forwarding-ignores-generation": (
+        "core/src/forwarding.rs",
+        "(record.slot_generation == handle.slot_generation()).then_some(record)",
+        "Some(record)",
+        "a ghost record answers for every generation of its slot, so a stale handle of an older occupant resolves",
+    ),
+    "death-destroys-strongly-held-objects": (
+        "core/src/registry/death.rs",
+        "            if !record.is_live() || dying.slots.aux(slot).strong == 0 {\n                continue;\n            }\n            let moving = Moving::of(record, *dying.slots.aux(slot));\n            let old",
+        "            if !record.is_live() || dying.slots.aux(slot).strong <= 1 {\n                continue;\n            }\n            let moving = Moving::of(record, *dying.slots.aux(slot));\n            let old",
+        "region death promotes only objects with strong count > 1",
+    ),
+    "death-promotes-weak-only-objects": (
+        "core/src/registry/death.rs",
+        ("if !record.is_live() || dying.slots.aux(slot).strong == 0 {", 2),
+        "if !record.is_live() || (dying.slots.aux(slot).strong == 0 && dying.slots.aux(slot).weak == 0) {",
+        "region death also promotes objects held only by weak handles",
+    ),
+    "slab-records-wrong-page": (
+        "core/src/pool/slab.rs",
+        "        if is_full(page) {\n            self.close_page(slab, index);\n        }\n        Some((data, index))",
+        "        if is_full(page) {\n            self.close_page(slab, index);\n        }\n        Some((data, self.slabs[slab].open.head.min(index)))",
+        "a chunk taken from a page that just filled up records the pool's next page instead of its own",
+    ),
+    "forwarding-slots-dropped-at-death": (
+        "core/src/registry/death.rs",
+        "        if self.live(id).slots.forwarded_len() > 0 {\n            self.ghost_forwarded_slots(handle);\n        }",
+        "        if self.live(id).slots.forwarded_len() > 1 {\n            self.ghost_forwarded_slots(handle);\n        }",
+        "a dying region with one forwarding slot (a manual promotion out of it) drops it instead of making it a ghost record",
+    ),
+    "slot-recycled-without-generation-bump": (
+        "core/src/slot_table.rs",
+        "            let generation = record.generation + 1;",
+        "            let generation = record.generation - 1;",
+        "a freed slot is reused with its old occupant's generation (ABA)",
+    ),
+    "block-cache-bins-off-by-one": (
+        "core/src/block.rs",
+        "        let bin = &mut self.bins[Self::bin(log2)];",
+        "        let bin = &mut self.bins[Self::bin(log2.saturating_add(1).min(MAX_BLOCK_LOG2))];",
+        "the block cache files a freed block under the next larger size, so it is handed out as a block twice its size",
+    ),
+    "size-class-rounds-down": (
+        "core/src/size_class.rs",
+        "    usize::from(FIRST_CLASS[size.div_ceil(16)])\n}",
+        "    usize::from(FIRST_CLASS[size / 16])\n}",
+        "the fast path's size class rounds the size down, so an object can be larger than its chunk",
+    ),
+    "coalescing-loses-prev-size": (
+        "core/src/pool/large.rs",
+        "            size += previous.size;\n            prev_size = previous.prev_size;",
+        "            size += previous.size;",
+        "a large chunk merged into its free predecessor keeps its own prev_size, corrupting the boundary tags",
+    ),
+    "compaction-forgets-the-new-address": (
+        "core/src/registry/compact.rs",
+        "                live.slots.record_mut(slot).set_heap(moved);\n",
+        "",
+        "compaction copies an object and frees its old chunk but leaves the slot pointing at the old chunk",
+    ),
+    "slice-drops-one-element-short": (
+        "core/src/destructor.rs",
+        "    let len = size / core::mem::size_of::<T>();",
+        "    let len = (size / core::mem::size_of::<T>()).saturating_sub(1);",
+        "the drop glue of a slice object drops all elements but the last",
+    ),
+    "nursery-reset-while-live": (
+        "core/src/pool/nursery.rs",
+        "        page.live -= 1;\n        if page.live == 0 {\n            page.bump = 0;\n        }",
+        "        page.live -= 1;\n        if page.live <= 1 {\n            page.bump = 0;\n        }",
+        "the nursery rewinds its bump offset while one object is still live in it",
+    ),
+    "bulk-run-ignores-chunk-size": (
+        "core/src/registry/bulk.rs",
+        "                    data: unsafe { first.data.add(index * stride as usize) },",
+        "                    data: unsafe { first.data.add(index * layout.size()) },",
+        "bulk-allocated objects are spaced by their size instead of their chunk size",
+    ),
+}
+
+
+def patch(path, before, after):
+    source = (ROOT / path).read_text()
+    before, expected = before if isinstance(before, tuple) else (before, 1)
+    count = source.count(before)
+    if count != expected:
+        sys.exit(f"{path}: the snippet occurs {count} times, not {expected}:\n{before}")
+    mutated = source.replace(before, after)
+    diff = difflib.unified_diff(
+        source.splitlines(keepends=True),
+        mutated.splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    return f"diff --git a/{path} b/{path}\n" + "".join(diff)
+
+
+def main():
+    for old in OUT.glob("*.patch"):
+        old.unlink()
+    for name, (path, before, after, _) in MUTANTS.items():
+        (OUT / f"{name}.patch").write_text(patch(path, before, after))
+    width = max(map(len, MUTANTS))
+    for name, (_, _, _, what) in MUTANTS.items():
+        print(f"{name:<{width}}  {what}")
+
+
+if __name__ == "__main__":
+    main()
