@@ -48,7 +48,7 @@ fn app_interpreter(c: &mut Criterion) {
 
 fn app_entities(c: &mut Criterion) {
     let config = Config::standard();
-    let mut reg = entities::registry();
+    let mut reg = Registry::new();
     let mut peer = SlotMapGame::default();
     let on_regions = entities::play_regions(&mut reg, &config);
     assert_eq!(

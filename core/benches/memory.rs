@@ -106,25 +106,20 @@ fn measure<T>(body: impl FnOnce() -> T) -> Usage<T> {
 
 fn app_entities() {
     let config = Config::standard();
-    let regions = measure(|| entities::play_regions(&mut entities::registry(), &config));
-    let default_blocks = measure(|| entities::play_regions(&mut Registry::new(), &config));
+    let regions = measure(|| entities::play_regions(&mut Registry::new(), &config));
     let slotmap = measure(|| SlotMapGame::default().play(&config));
     assert_eq!(
         regions.result, slotmap.result,
         "both games compute the same checksum"
     );
-    assert_eq!(default_blocks.result, slotmap.result);
     println!(
         "memory app_entities regions_peak_bytes={} slotmap_peak_bytes={} ratio={:.2} \
-         regions_alloc_calls={} slotmap_alloc_calls={} \
-         regions_default_blocks_peak_bytes={} arena_block_size={} entity_ticks={}",
+         regions_alloc_calls={} slotmap_alloc_calls={} entity_ticks={}",
         regions.peak,
         slotmap.peak,
         regions.peak as f64 / slotmap.peak as f64,
         regions.calls,
         slotmap.calls,
-        default_blocks.peak,
-        entities::ENTITY_ARENA_BLOCK_SIZE,
         config.entity_ticks(),
     );
 }

@@ -23,7 +23,7 @@ fn main() {
                 ticks: 100,
                 respawns_per_tick: 100,
             };
-            let mut reg = apps::entities::registry();
+            let mut reg = regions::Registry::new();
             println!("{}", apps::entities::play_regions(&mut reg, &config));
         }
         "ent-slotmap" => {

@@ -57,18 +57,6 @@ impl Config {
     }
 }
 
-/// The arena block size of the regions version: an entity holds about a
-/// hundred bytes of heap objects, so a game gives its registry small blocks
-/// (the default 64 KiB block would be almost empty in every entity region).
-pub const ENTITY_ARENA_BLOCK_SIZE: usize = regions::MIN_ARENA_BLOCK_SIZE;
-
-/// The registry the regions version runs on.
-pub fn registry() -> Registry {
-    Registry::builder()
-        .arena_block_size(ENTITY_ARENA_BLOCK_SIZE)
-        .build()
-}
-
 #[derive(Clone, Copy, Debug)]
 struct Transform {
     x: i32,
