@@ -59,10 +59,10 @@ pub(crate) const DEDICATED_PAGE: u32 = u32::MAX;
 pub(crate) const ZERO_SIZED_PAGE: u32 = u32::MAX - 1;
 /// `HeapRef::page` of an object in the region's nursery.
 pub(crate) const NURSERY_PAGE: u32 = u32::MAX - 2;
-/// Objects up to this size (and alignment 16) take the allocation fast path:
-/// their class is a slab class under every configuration (the smallest
-/// largest block is 1 KiB, so the dedicated threshold is at least 256).
-const FAST_SLAB_MAX: usize = 256;
+/// Objects up to this size (and alignment 16) look for their slab pool on
+/// the allocation fast path. (A class pool exists only if the placement
+/// rules put objects of that class in slabs.)
+const FAST_SLAB_MAX: usize = crate::size_class::SLAB_MAX;
 
 /// Where an object's bytes go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,9 +170,9 @@ impl Pool {
     }
 
     /// The common cases of [`allocate`](Self::allocate), with no page to
-    /// take: an object of a size class up to 256 bytes aligned to at most
-    /// 16 whose pool has a page with room, or any arena object the nursery
-    /// has room for.
+    /// take: a slab object aligned to at most 16 whose pool has a page with
+    /// room, a large object that fits a large page the region has, or any
+    /// arena object the nursery has room for.
     #[inline(always)]
     pub fn allocate_fast(
         &mut self,
@@ -180,15 +180,20 @@ impl Pool {
         typed: Option<u32>,
         config: &Config,
     ) -> Option<HeapRef> {
-        if let Some(pools) = &mut self.pools {
-            if layout.size() <= FAST_SLAB_MAX && layout.align() <= 16 {
-                if let Some((data, page)) = pools.take_fast(layout.size(), typed) {
-                    return Some(HeapRef { data, page });
-                }
-            }
-        }
         if layout.size() == 0 || layout.size() > config.dedicated_threshold() {
             return None;
+        }
+        if let Some(pools) = &mut self.pools {
+            let taken = if layout.size() <= FAST_SLAB_MAX && layout.align() <= 16 {
+                pools.take_fast(layout.size(), typed)
+            } else if layout.size() > FAST_SLAB_MAX {
+                pools.take_large(layout.size() as u32, layout.align() as u32)
+            } else {
+                None
+            };
+            if let Some((data, page)) = taken {
+                return Some(HeapRef { data, page });
+            }
         }
         let data = self.nursery_take(layout.size(), layout.align())?;
         Some(HeapRef {

@@ -93,8 +93,8 @@ impl Pools {
             .map(|(index, page)| (index as u32, page))
     }
 
-    /// Storage for an object of a size class up to 256 bytes aligned to at
-    /// most 16 (`typed`: of that type) if its pool has a page with room.
+    /// Storage for a slab object aligned to at most 16 (`typed`: of that
+    /// type) if its pool has a page with room.
     #[inline(always)]
     pub fn take_fast(&mut self, size: usize, typed: Option<u32>) -> Option<(NonNull<u8>, u32)> {
         debug_assert!(size <= FAST_SLAB_MAX);
@@ -103,6 +103,15 @@ impl Pools {
             Some(index) => self.recent_typed.iter().find(|(t, _)| *t == index)?.1,
         };
         self.slab_take(usize::from(slab))
+    }
+
+    /// Storage for a large object in a large page the region already has.
+    #[inline]
+    pub fn take_large(&mut self, size: u32, align: u32) -> Option<(NonNull<u8>, u32)> {
+        if self.large.count == 0 {
+            return None;
+        }
+        self.large_alloc_existing(size, align)
     }
 
     /// Storage for a slab or large object by its placement, taking pages
