@@ -21,6 +21,25 @@ fn main() {
                 reg.release_region(r).unwrap();
             }
         }
+        "mixed" => {
+            let mut sizes = Vec::new();
+            let mut x: u64 = 12345;
+            for _ in 0..100_000 {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                let low = 8usize << (x % 8);
+                let high = (2 * low).min(2000);
+                sizes.push(low + (x >> 8) as usize % (high - low + 1));
+            }
+            let source: Vec<u8> = (0..2000).map(|i| i as u8).collect();
+            for r in 0..100 {
+                let region = reg.create_region(root).unwrap();
+                for i in r * 1000..(r + 1) * 1000 {
+                    let layout = Layout::from_size_align(sizes[i], 8).unwrap();
+                    black_box(reg.alloc(region, layout, &source[..sizes[i]], TypeTag(1)).unwrap());
+                }
+                reg.release_region(region).unwrap();
+            }
+        }
         "alloc" => {
             let layout = Layout::new::<[u8; 16]>();
             let r = reg.create_region(root).unwrap();

@@ -44,8 +44,6 @@ use pools::Pools;
 
 pub use compact::Compaction;
 pub(crate) use nursery::NurseryHint;
-#[cfg(test)]
-pub(crate) type PageProbe = page::Page;
 
 /// Objects with `size <= INLINE_SIZE` and `align <= INLINE_ALIGN` are stored
 /// in their slot record.

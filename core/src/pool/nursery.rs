@@ -38,7 +38,8 @@ pub(crate) const MAX_NURSERY: usize = 1 << MAX_NURSERY_LOG2;
 /// next nursery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct NurseryHint {
-    /// Heap bytes recent regions used, decaying by an eighth per death.
+    /// Heap bytes recent regions used, decaying by 1/32 per death (so a
+    /// workload whose regions vary keeps a nursery for its larger ones).
     bytes: usize,
 }
 
@@ -53,7 +54,7 @@ impl Default for NurseryHint {
 impl NurseryHint {
     /// Remembers a dead region that used `bytes` of heap.
     pub fn record(&mut self, bytes: usize) {
-        self.bytes = bytes.max(self.bytes - self.bytes / 8);
+        self.bytes = bytes.max(self.bytes - self.bytes / 32);
     }
 
     /// log2 of the nursery size for a new region.
