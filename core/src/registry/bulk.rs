@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 use core::alloc::Layout;
 
 use super::objects::{check_layout, is_inline};
-use super::Registry;
+use super::{Registry, Reserved};
 use crate::error::{Error, Result};
 use crate::handle::{ObjectHandle, RegionHandle, TypeTag};
 use crate::pool::HeapRef;
@@ -169,7 +169,9 @@ impl Registry {
                     data: unsafe { first.data.add(index * stride as usize) },
                     page: first.page,
                 }),
-                BulkStorage::Each => Cell::heap(scratch[index].0.expect("storage was reserved")),
+                BulkStorage::Each => {
+                    Cell::heap(scratch[index].storage.expect("storage was reserved"))
+                }
             };
             let (slot, slot_generation, data) = live.slots.occupy(
                 layout.size(),
@@ -207,12 +209,16 @@ impl Registry {
         scratch.try_reserve(count).map_err(|_| Error::OutOfMemory {
             requested: count.saturating_mul(core::mem::size_of::<HeapRef>()),
         })?;
-        for _ in 0..count {
+        for index in 0..count as u32 {
             match pool.allocate(layout, None, config, blocks) {
-                Ok(storage) => scratch.push((Some(storage), layout)),
+                Ok(storage) => scratch.push(Reserved {
+                    slot: index,
+                    storage: Some(storage),
+                    layout,
+                }),
                 Err(error) => {
-                    for (storage, layout) in scratch.drain(..) {
-                        pool.release(storage.expect("reserved"), layout, blocks);
+                    for reserved in scratch.drain(..) {
+                        pool.release(reserved.storage.expect("reserved"), layout, blocks);
                     }
                     return Err(error);
                 }

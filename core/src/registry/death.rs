@@ -11,7 +11,7 @@
 //! Nothing here recurses, so any depth of nesting is fine.
 
 use super::resolve::Moving;
-use super::Registry;
+use super::{Registry, Reserved};
 use crate::block::BlockCache;
 use crate::destructor::Destructors;
 use crate::error::{Error, Result};
@@ -29,7 +29,7 @@ impl Registry {
     }
 
     /// Reserves everything the death needs; on `Err` nothing changed.
-    /// Storage for the survivors is left in `self.scratch`, in slot order.
+    /// The survivors' slots and storage are left in `self.scratch`.
     fn prepare_death(&mut self, id: u32) -> Result<()> {
         let oom = |bytes: usize| Error::OutOfMemory { requested: bytes };
         let dying = self.live(id);
@@ -57,7 +57,11 @@ impl Registry {
             }
             let moving = Moving::of(record, *dying.slots.aux(slot));
             match self.reserve_move(parent, &moving) {
-                Ok(storage) => self.scratch.push((storage, moving.layout)),
+                Ok(storage) => self.scratch.push(Reserved {
+                    slot,
+                    storage,
+                    layout: moving.layout,
+                }),
                 Err(error) => {
                     self.unreserve_scratch(parent);
                     return Err(error);
@@ -76,9 +80,9 @@ impl Registry {
             ..
         } = self;
         let pool = &mut regions[parent as usize].region.pool;
-        for (storage, layout) in scratch.drain(..) {
-            if let Some(storage) = storage {
-                pool.release(storage, layout, blocks);
+        for reserved in scratch.drain(..) {
+            if let Some(storage) = reserved.storage {
+                pool.release(storage, reserved.layout, blocks);
             }
         }
     }
@@ -154,23 +158,16 @@ impl Registry {
     }
 
     /// Moves every live object of dying `handle` with a strong count into
-    /// `parent`, using the storage in `self.scratch`.
+    /// `parent`: the ones `prepare_death` listed in `self.scratch`.
     fn promote_survivors(&mut self, handle: RegionHandle, parent: RegionHandle) {
         let id = handle.id();
         let mut reserved = core::mem::take(&mut self.scratch);
-        let mut storage = reserved.drain(..);
-        for slot in 0..self.live(id).slots.len() as u32 {
+        for Reserved { slot, storage, .. } in reserved.drain(..) {
             let dying = self.live(id);
             let record = dying.slots.record(slot).expect("slot in range");
-            if !record.is_live() || dying.slots.aux(slot).strong == 0 {
-                continue;
-            }
             let moving = Moving::of(record, *dying.slots.aux(slot));
             let old = ObjectHandle::new(handle, slot, record.generation);
-            let (place, _) = storage
-                .next()
-                .expect("storage was reserved for each survivor");
-            let new_home = self.transfer(old, parent, &moving, place);
+            let new_home = self.transfer(old, parent, &moving, storage);
             let node = self.forwarding.moved(moving.aux.node(), new_home);
             self.live_mut(parent.id())
                 .slots
@@ -181,7 +178,6 @@ impl Registry {
             // The old chunk goes away with the dying region's pages.
             self.live_mut(id).slots.vacate(slot);
         }
-        drop(storage);
         self.scratch = reserved;
     }
 

@@ -123,9 +123,20 @@ pub struct Registry {
     pub(crate) retained_bytes: usize,
     /// How large new regions' nurseries are.
     pub(crate) nursery_hint: crate::pool::NurseryHint,
-    /// Storage reserved for the survivors of a death, reused by every death
-    /// so that one with promotions does not allocate.
-    pub(crate) scratch: Vec<(Option<crate::pool::HeapRef>, core::alloc::Layout)>,
+    /// Storage reserved for the survivors of a death or the objects of a
+    /// bulk allocation, reused by every such operation so that it does not
+    /// allocate.
+    pub(crate) scratch: Vec<Reserved>,
+}
+
+/// Storage reserved for one object before a multi-object operation commits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Reserved {
+    /// The object's slot in its dying region, or its index in a bulk batch.
+    pub slot: u32,
+    /// `None` for an object stored in its slot record.
+    pub storage: Option<crate::pool::HeapRef>,
+    pub layout: core::alloc::Layout,
 }
 
 impl Default for Registry {
