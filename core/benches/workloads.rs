@@ -23,7 +23,7 @@ use criterion::{
 use regions::{ObjectHandle, RegionHandle, Registry, TypeTag};
 use slotmap::{DefaultKey, SlotMap};
 
-use common::{permutation, scaled, Rng};
+use common::{mixed_sizes, permutation, scaled, MIXED_MAX};
 
 /// The raw tag of every object that has no destructor.
 const TAG: TypeTag = TypeTag(1);
@@ -315,23 +315,6 @@ fn region_churn_48b(c: &mut Criterion) {
             boxed: |i: usize| Box::new([i as u64; 6]),
         },
     );
-}
-
-/// The largest object of the mixed workload.
-const MIXED_MAX: usize = 2000;
-
-/// Object sizes for the mixed workload: log-uniform over 8..=2000 bytes
-/// (a size class 8·2^k picked uniformly, then a size uniform in the class),
-/// so small objects dominate as in real programs while large ones still occur.
-fn mixed_sizes(count: usize) -> Vec<u16> {
-    let mut rng = Rng::new(0x51_2e5);
-    (0..count)
-        .map(|_| {
-            let low = 8usize << rng.below(8);
-            let high = (2 * low).min(MIXED_MAX);
-            rng.between(low, high) as u16
-        })
-        .collect()
 }
 
 fn mixed_churn(c: &mut Criterion) {

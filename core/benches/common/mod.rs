@@ -71,3 +71,20 @@ pub fn permutation(n: usize, seed: u64) -> Vec<u32> {
     }
     order
 }
+
+/// The largest object of the mixed workload.
+pub const MIXED_MAX: usize = 2000;
+
+/// Object sizes for the mixed workload: log-uniform over 8..=2000 bytes
+/// (a size class 8·2^k picked uniformly, then a size uniform in the class),
+/// so small objects dominate as in real programs while large ones still occur.
+pub fn mixed_sizes(count: usize) -> Vec<u16> {
+    let mut rng = Rng::new(0x51_2e5);
+    (0..count)
+        .map(|_| {
+            let low = 8usize << rng.below(8);
+            let high = (2 * low).min(MIXED_MAX);
+            rng.between(low, high) as u16
+        })
+        .collect()
+}

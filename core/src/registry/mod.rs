@@ -551,7 +551,11 @@ mod tests {
     #[test]
     fn hot_structures_keep_their_sizes() {
         use core::mem::size_of;
-        assert_eq!(size_of::<super::RegionSlot>(), 192, "three cache lines per region");
+        assert_eq!(
+            size_of::<super::RegionSlot>(),
+            192,
+            "three cache lines per region"
+        );
         assert_eq!(size_of::<crate::ObjectHandle>(), 16);
         assert_eq!(size_of::<crate::RegionHandle>(), 8);
         // A result of `get` is returned in registers or one stack slot pair.
