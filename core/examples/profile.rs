@@ -16,7 +16,6 @@
 #[allow(dead_code)]
 mod apps;
 #[path = "../benches/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use core::alloc::Layout;
