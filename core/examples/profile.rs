@@ -26,9 +26,11 @@ use slotmap::{DefaultKey, SlotMap};
 
 const TAG: TypeTag = TypeTag(1);
 
-/// The workloads, each `(name, default element count, run)`; `run` returns
-/// a checksum.
-const WORKLOADS: &[(&str, usize, fn(usize) -> u64)] = &[
+/// Runs a workload over a number of elements; returns a checksum.
+type Run = fn(usize) -> u64;
+
+/// The workloads, each `(name, default element count, run)`.
+const WORKLOADS: &[(&str, usize, Run)] = &[
     ("alloc-free", 200_000, alloc_free_regions),
     ("alloc-free-slotmap", 200_000, alloc_free_slotmap),
     ("get", 1_000_000, get_regions),
