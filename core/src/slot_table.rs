@@ -82,6 +82,18 @@ impl Cell {
     }
 }
 
+/// What a freed object left in its slot: enough to run its destructor
+/// and give back its storage.
+#[derive(Clone, Copy)]
+pub(crate) struct Vacated {
+    pub tag: u64,
+    pub size: usize,
+    pub heap: Option<HeapRef>,
+    /// A copy of the cell: an inline object's bytes.
+    pub cell: Cell,
+    pub aux: Aux,
+}
+
 /// One slot: exactly what `get` reads.
 #[repr(C, align(32))]
 pub(crate) struct Record {
@@ -484,16 +496,33 @@ impl SlotTable {
     /// Makes live `slot` vacant: free, or retired at the last generation.
     #[inline(always)]
     pub fn vacate(&mut self, slot: u32) {
-        self.live -= 1;
+        self.take(slot);
+    }
+
+    /// Makes live `slot` vacant and returns what its object left: one
+    /// lookup of the record and its aux entry (the path of every `free`).
+    #[inline(always)]
+    pub fn take(&mut self, slot: u32) -> Vacated {
+        let aux = self.aux[slot as usize];
         let record = &mut self.records[slot as usize];
         debug_assert!(record.is_live());
+        let vacated = Vacated {
+            tag: record.tag,
+            size: record.size(),
+            heap: record.heap(),
+            cell: record.cell,
+            aux,
+        };
         let last = record.generation == MAX_GENERATION;
         record.generation = record.generation.wrapping_add(1);
         self.put_vacant(slot, last);
+        self.live -= 1;
+        vacated
     }
 
     /// Files vacant `slot` as free, or as retired if its occupant had the
     /// last generation.
+    #[inline(always)]
     fn put_vacant(&mut self, slot: u32, last: bool) {
         let record = &mut self.records[slot as usize];
         record.size = 0;

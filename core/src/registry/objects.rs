@@ -7,7 +7,7 @@ use crate::destructor::{typed_tag, Destructors};
 use crate::error::{Count, Error, Result};
 use crate::handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle};
 use crate::pool::{INLINE_ALIGN, INLINE_SIZE};
-use crate::slot_table::{Aux, Cell, Record};
+use crate::slot_table::{Aux, Cell, Record, Vacated};
 use crate::{MAX_ALIGN, MAX_OBJECT_SIZE};
 
 /// Checks a layout against the crate's limits.
@@ -420,18 +420,20 @@ impl Registry {
             ..
         } = self;
         let region = &mut regions[home.region().id() as usize].region;
-        let slot = home.slot();
-        let aux = *region.slots.aux(slot);
-        let record = region.slots.record_mut(slot);
-        let (tag, size, heap) = (record.tag, record.size(), record.heap());
-        // An inline object's bytes leave with the record; keep a copy for its destructor.
-        let mut cell = record.cell();
+        // An inline object's bytes leave with the record: `take` keeps a
+        // copy of them for the destructor.
+        let Vacated {
+            tag,
+            size,
+            heap,
+            mut cell,
+            aux,
+        } = region.slots.take(home.slot());
         if let Some(node) = aux.node() {
             forwarding.object_died(node);
             region.moved_objects -= 1;
         }
         region.strong_objects -= u32::from(aux.strong > 0);
-        region.slots.vacate(slot);
         // The registry is consistent again; only now run user code.
         if !destructors.is_empty() {
             let data = match heap {
