@@ -289,6 +289,27 @@ impl Drop for Counted {
 }
 
 #[test]
+fn slices_of_one_type_and_different_lengths_get_chunks_of_their_size() {
+    let mut reg = Registry::new();
+    let region = grown_region(&mut reg);
+    let other = grown_region(&mut reg);
+    let slice = |len: usize| (0..len as u64).map(|i| i * 1000 + len as u64).collect::<Vec<_>>();
+    let mut handles: Vec<(usize, ObjectHandle)> = Vec::new();
+    for len in (1..=60).chain((1..=60).rev()) {
+        handles.push((len, reg.alloc_slice_copy(region, &slice(len)).unwrap()));
+    }
+    // Promotion into a region whose typed pool serves other lengths.
+    reg.alloc_slice_copy(other, &slice(3)).unwrap();
+    let (len, moved) = handles.pop().unwrap();
+    let moved = reg.promote(moved, other).unwrap();
+    handles.push((len, moved));
+    assert_consistent(&reg);
+    for (len, handle) in handles {
+        assert_eq!(reg.get_slice::<u64>(handle).unwrap(), &slice(len)[..]);
+    }
+}
+
+#[test]
 fn slices_round_trip_and_drop_each_element_once() {
     let mut reg = Registry::new();
     let region = reg.create_region(reg.root()).unwrap();

@@ -37,10 +37,10 @@ pub(crate) struct Pools {
     pub(super) slabs: Vec<SlabPool>,
     /// The slab pool of each size class for raw objects, or `NO_SLAB`.
     pub(super) class_slab: [u16; CLASSES],
-    /// The typed pools found most recently, newest first: `(type index,
-    /// slab)`, so the allocation fast path finds a handful of types
-    /// without scanning `slabs`.
-    recent_typed: [(u32, u16); RECENT_TYPES],
+    /// The typed pools found most recently, newest first: `(typed_key(type
+    /// index, class), slab)`, so the allocation fast path finds a handful
+    /// of types without scanning `slabs`.
+    recent_typed: [(u64, u16); RECENT_TYPES],
     pub(super) large: LargePool,
     /// Pages in use (not vacant).
     pub(super) page_count: u32,
@@ -53,11 +53,17 @@ impl Default for Pools {
             vacant: NONE,
             slabs: Vec::new(),
             class_slab: [NO_SLAB; CLASSES],
-            recent_typed: [(u32::MAX, NO_SLAB); RECENT_TYPES],
+            recent_typed: [(u64::MAX, NO_SLAB); RECENT_TYPES],
             large: LargePool::default(),
             page_count: 0,
         }
     }
+}
+
+/// The key of a typed pool in `recent_typed`.
+#[inline(always)]
+fn typed_key(type_index: u32, class: u8) -> u64 {
+    u64::from(type_index) << 8 | u64::from(class)
 }
 
 fn oom<T>(count: usize) -> Error {
@@ -98,9 +104,13 @@ impl Pools {
     #[inline(always)]
     pub fn take_fast(&mut self, size: usize, typed: Option<u32>) -> Option<(NonNull<u8>, u32)> {
         debug_assert!(size <= FAST_SLAB_MAX);
+        let class = class_of_small(size);
         let slab = match typed {
-            None => self.class_slab[class_of_small(size)],
-            Some(index) => self.recent_typed.iter().find(|(t, _)| *t == index)?.1,
+            None => self.class_slab[class],
+            Some(index) => {
+                let key = typed_key(index, class as u8);
+                self.recent_typed.iter().find(|(k, _)| *k == key)?.1
+            }
         };
         self.slab_take(usize::from(slab))
     }
@@ -164,12 +174,13 @@ impl Pools {
     #[inline]
     fn slab_for(&mut self, class: u8, typed: Option<u32>, config: &Config) -> Result<usize> {
         if let Some(type_index) = typed {
-            if let Some(&(_, slab)) = self.recent_typed.iter().find(|(t, _)| *t == type_index) {
+            let key = typed_key(type_index, class);
+            if let Some(&(_, slab)) = self.recent_typed.iter().find(|(k, _)| *k == key) {
                 return Ok(usize::from(slab));
             }
             if let Some(slab) = self.typed_slab(type_index, class, config)? {
                 self.recent_typed.copy_within(..RECENT_TYPES - 1, 1);
-                self.recent_typed[0] = (type_index, slab as u16);
+                self.recent_typed[0] = (key, slab as u16);
                 return Ok(slab);
             }
         }
@@ -186,14 +197,14 @@ impl Pools {
     /// another; `None` if it has not.
     #[cold]
     fn typed_slab(&mut self, type_index: u32, class: u8, config: &Config) -> Result<Option<usize>> {
-        let key = SlabKey::Type(type_index);
+        let key = SlabKey::Type(type_index, class);
         if let Some(slab) = self.slabs.iter().position(|s| s.key == key) {
             return Ok(Some(slab));
         }
         let typed = self
             .slabs
             .iter()
-            .filter(|s| matches!(s.key, SlabKey::Type(_)))
+            .filter(|s| matches!(s.key, SlabKey::Type(..)))
             .count();
         if typed >= MAX_TYPED_SLABS {
             return Ok(None);
@@ -229,7 +240,7 @@ impl Pools {
         self.vacant = NONE;
         self.slabs.clear();
         self.class_slab = [NO_SLAB; CLASSES];
-        self.recent_typed = [(u32::MAX, NO_SLAB); RECENT_TYPES];
+        self.recent_typed = [(u64::MAX, NO_SLAB); RECENT_TYPES];
         self.large = LargePool::default();
     }
 
@@ -279,26 +290,22 @@ impl Pools {
     /// The storage of a heap object in page `index` must be inside a page
     /// in use and (for slab pages) at a chunk boundary; returns its offset.
     pub fn check_object(&self, heap: HeapRef, layout: Layout) -> Result<u32, String> {
+        let index = heap.page;
+        let page = self
+            .pages
+            .get(index as usize)
+            .filter(|page| !page.is_vacant())
+            .ok_or_else(|| alloc::format!("names page {index}, which is not in use"))?;
+        let offset = page
+            .offset_of(heap.data)
+            .filter(|&offset| offset as usize + layout.size() <= page.size() as usize)
+            .ok_or_else(|| alloc::format!("lies outside page {index}"))?;
+        if page.owner != LARGE_OWNER
+            && (offset % page.chunk != 0 || layout.size() > page.chunk as usize)
         {
-            {
-                let index = heap.page;
-                let page = self
-                    .pages
-                    .get(index as usize)
-                    .filter(|page| !page.is_vacant())
-                    .ok_or_else(|| alloc::format!("names page {index}, which is not in use"))?;
-                let offset = page
-                    .offset_of(heap.data)
-                    .filter(|&offset| offset as usize + layout.size() <= page.size() as usize)
-                    .ok_or_else(|| alloc::format!("lies outside page {index}"))?;
-                if page.owner != LARGE_OWNER
-                    && (offset % page.chunk != 0 || layout.size() > page.chunk as usize)
-                {
-                    return Err(alloc::format!("is not a chunk of slab page {index}"));
-                }
-                Ok(offset)
-            }
+            return Err(alloc::format!("is not a chunk of slab page {index}"));
         }
+        Ok(offset)
     }
 
     /// Checks pages, lists and counts; `objects[page]` lists the offsets of
@@ -340,6 +347,14 @@ impl Pools {
             ));
         }
         for (slab, pool) in self.slabs.iter().enumerate() {
+            let (SlabKey::Class(class) | SlabKey::Type(_, class)) = pool.key;
+            if pool.chunk != CLASS_SIZES[usize::from(class)] {
+                problems.push(alloc::format!(
+                    "slab pool {slab} ({:?}) has chunks of {} bytes",
+                    pool.key,
+                    pool.chunk
+                ));
+            }
             let owned = self
                 .live_pages()
                 .filter(|(_, p)| usize::from(p.owner) == slab)

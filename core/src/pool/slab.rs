@@ -24,8 +24,10 @@ use crate::error::Result;
 pub(crate) enum SlabKey {
     /// Raw objects (and typed objects without a pool of their own) of this size class.
     Class(u8),
-    /// Typed objects of the type with this index in the registry's type table.
-    Type(u32),
+    /// Typed objects of this size class of the type with this index in the
+    /// registry's type table. The class is part of the key because slices
+    /// of one type come in every length.
+    Type(u32, u8),
 }
 
 /// One slab pool of a region.
