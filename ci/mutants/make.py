@@ -35,13 +35,13 @@ MUTANTS = {
     ),
     "death-destroys-strongly-held-objects": (
         "core/src/registry/death.rs",
-        "            if !record.is_live() || dying.slots.aux(slot).strong == 0 {\n                continue;\n            }\n            let moving = Moving::of(record, *dying.slots.aux(slot));\n            let old",
-        "            if !record.is_live() || dying.slots.aux(slot).strong <= 1 {\n                continue;\n            }\n            let moving = Moving::of(record, *dying.slots.aux(slot));\n            let old",
+        "if !record.is_live() || dying.slots.aux(slot).strong == 0 {",
+        "if !record.is_live() || dying.slots.aux(slot).strong <= 1 {",
         "region death promotes only objects with strong count > 1",
     ),
     "death-promotes-weak-only-objects": (
         "core/src/registry/death.rs",
-        ("if !record.is_live() || dying.slots.aux(slot).strong == 0 {", 2),
+        "if !record.is_live() || dying.slots.aux(slot).strong == 0 {",
         "if !record.is_live() || (dying.slots.aux(slot).strong == 0 && dying.slots.aux(slot).weak == 0) {",
         "region death also promotes objects held only by weak handles",
     ),
@@ -104,6 +104,12 @@ MUTANTS = {
         "                    data: unsafe { first.data.add(index * stride as usize) },",
         "                    data: unsafe { first.data.add(index * layout.size()) },",
         "bulk-allocated objects are spaced by their size instead of their chunk size",
+    ),
+    "typed-pool-ignores-size-class": (
+        "core/src/pool/pools.rs",
+        "    u64::from(type_index) << 8 | u64::from(class)\n",
+        "    let _ = class;\n    u64::from(type_index) << 8\n",
+        "the recent typed pools are keyed by type alone, so a longer slice of a type gets a chunk of a shorter one's size (the bug the harness found in this core)",
     ),
 }
 
