@@ -69,6 +69,30 @@
 //! 11. **Region refcount underflow** cannot happen: a live non-root region
 //!     always has a refcount of at least 1 (it dies when it reaches 0), so
 //!     `release_region` has no `RefcountUnderflow` case.
+//! 12. **Bulk allocation is one allocation.** [`Model::alloc_bulk`] is all
+//!     or nothing, so its budget check (decision 1) uses the sum of the
+//!     sizes of all its objects: it fails with `BudgetExceeded` iff
+//!     `live_bytes + count * size > budget`, and then allocates none. Its
+//!     objects get consecutive ids in order; `count == 0` passes every
+//!     check that does not depend on the count and allocates nothing.
+//! 13. **Typed slices are typed objects.** A `[T]` allocated with
+//!     `alloc_slice_copy` / `alloc_slice_fill_with` is one typed object
+//!     ([`Model::alloc_typed`]): its tag is `typed_tag::<[T]>()` (distinct
+//!     from `typed_tag::<T>()`), its size `len * size_of::<T>()`, its
+//!     alignment `align_of::<T>()`, and its bytes are the caller's canonical
+//!     encoding of the elements, concatenated. Reading it back is
+//!     [`Model::get_typed`] with the slice tag, so `get_slice::<T>` on a `T`
+//!     object, `get_typed::<T>` on a `[T]` object, byte access to a slice
+//!     and `get_slice` on a raw object are all `TypeMismatch`. Its
+//!     `needs_drop` is `needs_drop::<[T]>()`; destroying it drops each
+//!     element once (a zero-length slice drops nothing, although its drop
+//!     glue "runs"). "On error `f` is never called": no element exists, so
+//!     none is dropped.
+//! 14. **Compaction changes nothing observable.** [`Model::compact`] only
+//!     checks that the region is live (the root included): "every handle
+//!     still resolves to the same object with the same bytes, counts, tag,
+//!     layout, home region; no destructor runs". How much the core moved is
+//!     not part of the model; its report is checked by the driver.
 
 mod object;
 mod region;

@@ -72,6 +72,48 @@ impl Model {
         Ok(self.insert_object(region, align, bytes, tag, true, needs_drop))
     }
 
+    /// Raw `alloc_bulk(region, layout, tag, count, bytes)`: `count` new raw
+    /// objects of `size` bytes aligned to `align`, homed in `region`, with
+    /// raw `tag`; "object `i` holds `bytes[i*size..(i+1)*size]`", each with
+    /// strong count 0 and weak count 0. "All or nothing": on `Err` no object
+    /// was allocated. Returns the new ids in order (module decision 12);
+    /// "`count == 0` returns `Ok(vec![])`" once the checks pass.
+    ///
+    /// Errors, in order: `InvalidRegion` (region not live) →
+    /// `ReservedTypeTag` (tag has the top bit set) → `SizeMismatch`
+    /// (`bytes.len() != count * size`, a product that overflows included) →
+    /// `SizeOverflow` (`size > MAX_OBJECT_SIZE`) → `UnsupportedAlignment`
+    /// (as in [`Model::alloc`], decision 3) → `BudgetExceeded` (decision 12:
+    /// the sum of the sizes). `OutOfMemory` is never predicted (decision 2).
+    pub fn alloc_bulk(
+        &mut self,
+        region: RegionId,
+        size: usize,
+        align: usize,
+        tag: u64,
+        count: usize,
+        bytes: &[u8],
+    ) -> Result<Vec<ObjectId>, ModelError> {
+        self.live_region(region)?;
+        if tag & TYPED_TAG_BIT != 0 {
+            return Err(ModelError::ReservedTypeTag);
+        }
+        let total = count.checked_mul(size);
+        if total != Some(bytes.len()) {
+            return Err(ModelError::SizeMismatch);
+        }
+        check_size(size)?;
+        check_align(align)?;
+        self.check_budget(bytes.len())?;
+        let ids = (0..count)
+            .map(|i| {
+                let contents = &bytes[i * size..(i + 1) * size];
+                self.insert_object(region, align, contents, tag, false, false)
+            })
+            .collect();
+        Ok(ids)
+    }
+
     /// `get(h)` (bytes): the object's bytes.
     ///
     /// Errors, in order: `StaleHandle` → `TypeMismatch` ("byte access to a
@@ -409,6 +451,80 @@ mod tests {
             );
             align *= 2;
         }
+    }
+
+    #[test]
+    fn alloc_bulk_splits_the_bytes_in_order_with_fresh_ids() {
+        let (mut m, a) = model_with_region();
+        let first = raw(&mut m, a, &[0]);
+        let ids = m.alloc_bulk(a, 2, 2, 5, 3, &[1, 2, 3, 4, 5, 6]).unwrap();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]) && first < ids[0]);
+        for (i, &o) in ids.iter().enumerate() {
+            let state = m.object(o).unwrap();
+            let n = 2 * i as u8;
+            assert_eq!(state.bytes, vec![n + 1, n + 2]);
+            assert_eq!((state.home, state.size, state.align), (a, 2, 2));
+            assert_eq!(
+                (state.tag, state.typed, state.needs_drop),
+                (5, false, false)
+            );
+            assert_eq!((state.strong, state.weak), (0, 0));
+        }
+        assert_eq!(m.objects_in(a).count(), 4);
+    }
+
+    #[test]
+    fn alloc_bulk_of_nothing_is_ok_and_allocates_nothing() {
+        let (mut m, a) = model_with_region();
+        let before = m.clone();
+        assert_eq!(m.alloc_bulk(a, 8, 8, 0, 0, &[]), Ok(vec![]));
+        assert_eq!(m, before);
+        // Checks that do not depend on the count still apply.
+        assert_fails_unchanged(&mut m, UnsupportedAlignment, |m| {
+            m.alloc_bulk(a, 8, MAX_ALIGN * 2, 0, 0, &[])
+        });
+        assert_fails_unchanged(&mut m, SizeMismatch, |m| m.alloc_bulk(a, 8, 8, 0, 0, &[1]));
+    }
+
+    #[test]
+    fn alloc_bulk_precedence() {
+        let mut m = Model::with_budget(4);
+        let r = m.root();
+        assert_fails_unchanged(&mut m, InvalidRegion, |m| {
+            m.alloc_bulk(RegionId(9), 3, 3, TYPED, 2, &[0])
+        });
+        assert_fails_unchanged(&mut m, ReservedTypeTag, |m| {
+            m.alloc_bulk(r, 3, 3, TYPED, 2, &[0])
+        });
+        assert_fails_unchanged(&mut m, SizeMismatch, |m| {
+            m.alloc_bulk(r, MAX_OBJECT_SIZE + 1, 3, 0, 2, &[0; 6])
+        });
+        assert_fails_unchanged(&mut m, SizeMismatch, |m| {
+            m.alloc_bulk(r, usize::MAX, 1, 0, 2, &[])
+        });
+        assert_fails_unchanged(&mut m, UnsupportedAlignment, |m| {
+            m.alloc_bulk(r, 3, 3, 0, 2, &[0; 6])
+        });
+        // The budget counts every object: 2 * 3 bytes > 4, though 3 <= 4.
+        assert_fails_unchanged(&mut m, BudgetExceeded, |m| {
+            m.alloc_bulk(r, 3, 4, 0, 2, &[0; 6])
+        });
+        assert_eq!(m.alloc_bulk(r, 2, 4, 0, 2, &[0; 4]).map(|v| v.len()), Ok(2));
+        assert_fails_unchanged(&mut m, BudgetExceeded, |m| {
+            m.alloc_bulk(r, 1, 1, 0, 1, &[0])
+        });
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn alloc_bulk_checks_size_overflow_before_alignment() {
+        let mut m = Model::with_budget(0);
+        let r = m.root();
+        let big = oversized();
+        assert_fails_unchanged(&mut m, SizeOverflow, |m| {
+            m.alloc_bulk(r, big.len(), MAX_ALIGN * 2, 0, 1, &big)
+        });
     }
 
     #[test]

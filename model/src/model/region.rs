@@ -111,6 +111,19 @@ impl Model {
         promoted
     }
 
+    /// `compact(region, max_bytes_moved)`: "one incremental compaction step:
+    /// moves live objects of `region` between its arena pages (never between
+    /// regions)". "Nothing observable changes — every handle still resolves
+    /// to the same object with the same bytes, counts, tag, layout, home
+    /// region; no destructor runs" (module decision 14), so the model only
+    /// checks the region. The byte limit does not matter to the model.
+    ///
+    /// Errors: `InvalidRegion` (region not live; the root is fine).
+    pub fn compact(&self, region: RegionId) -> Result<(), ModelError> {
+        self.live_region(region)?;
+        Ok(())
+    }
+
     /// `RootRegion` if `r` is the root (checked before liveness).
     fn non_root(&self, r: RegionId) -> Result<(), ModelError> {
         if r == self.root() {
@@ -134,6 +147,33 @@ impl Model {
 mod tests {
     use super::super::tests::{assert_fails_unchanged, raw};
     use super::*;
+
+    #[test]
+    fn compact_changes_nothing_and_accepts_the_root() {
+        let mut m = Model::new();
+        let a = m.create_region(m.root()).unwrap();
+        let o = raw(&mut m, a, &[1, 2, 3]);
+        let p = raw(&mut m, a, &[4]);
+        m.retain(o).unwrap();
+        m.free(p).unwrap();
+        m.take_destroyed();
+        let before = m.clone();
+        assert_eq!(m.compact(a), Ok(()));
+        assert_eq!(m.compact(m.root()), Ok(()));
+        assert_eq!(m, before);
+        assert_eq!(m.take_destroyed(), vec![]);
+    }
+
+    #[test]
+    fn compact_of_a_dead_or_unknown_region_is_invalid() {
+        let mut m = Model::new();
+        let a = m.create_region(m.root()).unwrap();
+        m.release_region(a).unwrap();
+        assert_fails_unchanged(&mut m, ModelError::InvalidRegion, |m| m.compact(a));
+        assert_fails_unchanged(&mut m, ModelError::InvalidRegion, |m| {
+            m.compact(RegionId(99))
+        });
+    }
 
     #[test]
     fn root_is_region_zero_with_no_parent_and_refcount_zero() {
