@@ -11,7 +11,10 @@
 //! op kinds it contains, the rejection kinds it provoked, and the reach
 //! goals it hit (a region death with promotion, a destructor on death,
 //! stale, fabricated and mistyped handles rejected, nested regions, a
-//! forwarding chain, a recycled or retired id). The tool keeps picking the
+//! forwarding chain, a recycled or retired id, a compaction that moved
+//! objects or released a block, a bulk allocation of 2 or more objects, a
+//! slice allocated, the elements of a destroyed tracked slice dropped, a
+//! mistyped slice read rejected). The tool keeps picking the
 //! candidate that covers the most features per byte among those still
 //! covered fewer than `--cover` times, so every feature ends up in `--cover`
 //! different files and the files stay short (libFuzzer mutates short inputs
@@ -70,6 +73,27 @@ fn features(report: &Report) -> BTreeSet<String> {
         ),
         ("region id recycled", report.region_id_recycles > 0),
         ("retired id seen", report.retired_ids_seen > 0),
+        (
+            "compaction moved objects",
+            report.compactions_that_moved > 0,
+        ),
+        (
+            "compaction released a block",
+            report.blocks_released_by_compaction > 0,
+        ),
+        (
+            "bulk allocation of 2 or more",
+            report.largest_bulk_allocation >= 2,
+        ),
+        ("slice allocated", report.slices_allocated > 0),
+        (
+            "tracked slice elements dropped",
+            report.tracked_slice_elements_dropped > 0,
+        ),
+        (
+            "mistyped slice read rejected",
+            report.slice_type_mismatches > 0,
+        ),
     ];
     features.extend(
         goals

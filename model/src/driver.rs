@@ -1,8 +1,8 @@
 //! The differential driver: one oracle for every engine.
 //!
 //! A [`Driver`] holds a reference model and a core [`Registry`] (built with
-//! 4096-byte arena blocks, so small sizes already reach arena and dedicated
-//! placement) and applies each [`Op`] to both.
+//! [`ARENA_BLOCK_SIZE`] largest blocks, so small sizes already reach arena
+//! and dedicated placement) and applies each [`Op`] to both.
 //!
 //! # What it checks
 //!
@@ -22,7 +22,15 @@
 //! 4. `Registry::check_invariants()`;
 //! 5. the state of everything the op touched: each object's home region,
 //!    strong and weak counts, tag, layout, bytes and data alignment; each
-//!    region's refcount, parent, children, object count and objects.
+//!    region's refcount, parent, children, object count and objects;
+//! 6. the contracts of the newer operations: a `compact` changes nothing
+//!    observable (every object of the region is compared and every handle
+//!    it ever had is swept) and its report is in bounds (`bytes_moved <=
+//!    max_bytes_moved`, no bytes without objects, nothing moved out of an
+//!    empty region); `alloc_slice_fill_with` calls its closure once per
+//!    element, in order, and never when it fails; every handle `alloc_bulk`
+//!    returns is fresh and its object's current home; each element of a
+//!    destroyed tracked slice is dropped exactly once (point 3).
 //!
 //! Every [`Driver::with_full_check_every`] ops (default 16) and at the end,
 //! it compares every live object and region and sweeps every handle it has
@@ -74,19 +82,21 @@ use std::fmt::Write as _;
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use regions::{Found, ObjectHandle, RegionHandle, Registry, TypeTag, WeakHandle};
+use regions::{Compaction, Found, ObjectHandle, RegionHandle, Registry, TypeTag, WeakHandle};
 
 use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
-use crate::op::{decode_ops, op_strategy_within, Op};
+use crate::op::{compact_byte_limit, decode_ops, op_strategy_within, Op, SliceKind};
 
 use compare::Comparison;
 use destructors::DestructorLogs;
 use handles::Handles;
 use outcome::{ObjectQueries, Outcome, RegionQueries};
 use reference::{
-    align_of_log2, pattern, ModelOp, Prediction, SCOPED_ALIGN, SCOPED_FILL, SCOPED_TAG,
+    align_of_log2, bulk_bytes, pattern, ModelOp, Prediction, SCOPED_ALIGN, SCOPED_FILL, SCOPED_TAG,
 };
-use typed::{encoding_of, with_type, TypedValue};
+use typed::{
+    encoding_of, slice_encoding, with_slice_type, with_type, SliceElement, Tracked, TypedValue,
+};
 
 pub use divergence::{Divergence, Failure, Mismatch};
 pub use outcome::Rejection;
@@ -103,6 +113,19 @@ pub const DEFAULT_FULL_CHECK_EVERY: usize = 16;
 
 /// An op whose operands are core handles.
 type CoreOp = Op<RegionHandle, ObjectHandle, WeakHandle>;
+
+/// What running an op on the core produced besides its outcome.
+#[derive(Debug, Default)]
+struct CoreExtras {
+    /// The token of a tracked value the core dropped because `alloc_typed`
+    /// failed.
+    dropped_unallocated: Option<u64>,
+    /// `compact`'s byte limit and report.
+    compaction: Option<(usize, Compaction)>,
+    /// `alloc_slice_fill_with`: the element count asked for, and the
+    /// indices the closure was called with, in order.
+    fill_calls: Option<(usize, Vec<usize>)>,
+}
 
 /// Runs ops against the reference model and the core and compares them.
 /// See the [module documentation](self) for what is checked.
@@ -215,6 +238,8 @@ impl Driver {
         drop(std::mem::replace(&mut self.registry, Registry::new()));
         let matched = self.logs.match_calls(&destroyed, &self.handles, None);
         mismatches.extend(matched.mismatches);
+        let mut report = report;
+        report.tracked_slice_elements_dropped += matched.slice_element_drops;
         if mismatches.is_empty() {
             Ok(report)
         } else {
@@ -255,10 +280,14 @@ impl Driver {
             .collect();
 
         let hops_before = self.registry.forwarding_hops();
-        let (found, dropped_unallocated) = self.apply_to_core(&core_op, prediction.token);
+        let (found, extras) = self.apply_to_core(&core_op, prediction.token);
         self.report.forwarded_resolutions += self.registry.forwarding_hops() - hops_before;
 
         let mut mismatches = self.register_new_handles(&model_op, &prediction, &found);
+        mismatches.extend(self.check_contracts(&model_op, &found, &extras));
+        if let Some((_, compaction)) = &extras.compaction {
+            self.report.count_compaction(compaction);
+        }
         // An object created and moved by the same op (a kept `WithRegion`
         // object) had no home before; its first home is the old one.
         for (old, &o) in old_homes.iter_mut().zip(&prediction.moved) {
@@ -282,15 +311,19 @@ impl Driver {
             weak,
         );
 
-        let matched =
-            self.logs
-                .match_calls(&prediction.destroyed, &self.handles, dropped_unallocated);
+        let matched = self.logs.match_calls(
+            &prediction.destroyed,
+            &self.handles,
+            extras.dropped_unallocated,
+        );
         self.report.destructor_calls += matched.calls;
+        self.report.tracked_slice_elements_dropped += matched.slice_element_drops;
         if matches!(op, Op::ReleaseRegion { .. } | Op::WithRegion { .. }) {
             self.report.destructor_calls_on_region_death += matched.calls;
         }
         mismatches.extend(matched.mismatches);
         self.report.count_rejection(&prediction);
+        self.report.count_new_ops(op, &prediction);
 
         if let Err(violations) = self.registry.check_invariants() {
             mismatches.push(Mismatch::Invariants(violations));
@@ -299,22 +332,29 @@ impl Driver {
             mismatches.push(Mismatch::Model(problem));
         }
         mismatches.extend(self.compare_touched(&prediction));
+        if matches!(op, Op::Compact { .. }) && prediction.outcome.rejection().is_none() {
+            // "Every handle still resolves to the same object": all of them.
+            let mut comparison = self.comparison();
+            comparison.sweep_handles_of(&prediction.touched_objects);
+            mismatches.extend(comparison.mismatches);
+        }
         if (self.report.ops + 1).is_multiple_of(self.full_check_every as u64) {
             mismatches.extend(self.compare_everything());
         }
         mismatches
     }
 
-    /// Runs `op` on the core. Also returns the token of a tracked value the
-    /// core dropped because `alloc_typed` failed.
+    /// Runs `op` on the core. Also returns what the checks need beyond the
+    /// outcome ([`CoreExtras`]).
     fn apply_to_core(
         &mut self,
         op: &CoreOp,
         token: Option<u64>,
-    ) -> (Outcome<ObjectHandle, RegionHandle>, Option<u64>) {
+    ) -> (Outcome<ObjectHandle, RegionHandle>, CoreExtras) {
         let reg = &mut self.registry;
         let counters = &mut self.report;
         let mut err = |error: regions::Error| counters.observe_error(error);
+        let mut extras = CoreExtras::default();
         let outcome = match *op {
             Op::CreateRegion { parent } => Outcome::Region(reg.create_region(parent).map_err(err)),
             Op::RetainRegion { region } => Outcome::Done(reg.retain_region(region).map_err(err)),
@@ -356,8 +396,9 @@ impl Driver {
                 let drops = &self.logs.drops;
                 let allocated =
                     with_type!(kind, T => reg.alloc_typed(region, T::new(token, payload, drops)));
-                let dropped = (allocated.is_err() && kind.info().tracked).then_some(token);
-                return (Outcome::Object(allocated.map_err(err)), dropped);
+                extras.dropped_unallocated =
+                    (allocated.is_err() && kind.info().tracked).then_some(token);
+                Outcome::Object(allocated.map_err(err))
             }
             Op::Get { object } => Outcome::Bytes(reg.get(object).map(<[u8]>::to_vec).map_err(err)),
             Op::Write {
@@ -426,8 +467,118 @@ impl Driver {
                 object_count: reg.object_count(region).map_err(&mut err),
                 objects: reg.objects(region).map(Iterator::collect).map_err(&mut err),
             }),
+            Op::Compact { region, max_bytes } => {
+                let limit = compact_byte_limit(max_bytes);
+                let compacted = reg.compact(region, limit);
+                extras.compaction = compacted.as_ref().ok().map(|report| (limit, *report));
+                Outcome::Done(compacted.map(drop).map_err(err))
+            }
+            Op::AllocSlice {
+                region,
+                kind,
+                len,
+                payload,
+            } => {
+                let len = usize::from(len);
+                let drops = &self.logs.drops;
+                let allocated = match kind {
+                    SliceKind::Bytes => {
+                        reg.alloc_slice_copy(region, &slice_values::<u8>(len, payload, drops))
+                    }
+                    SliceKind::Words => {
+                        reg.alloc_slice_copy(region, &slice_values::<u64>(len, payload, drops))
+                    }
+                    SliceKind::Tracked => {
+                        let first = token.expect("the model issues tokens for tracked slices");
+                        let mut calls = Vec::new();
+                        let allocated = reg.alloc_slice_fill_with(region, len, |i| {
+                            calls.push(i);
+                            Tracked::<0>::element(i, first, payload, drops)
+                        });
+                        extras.fill_calls = Some((len, calls));
+                        allocated
+                    }
+                };
+                Outcome::Object(allocated.map_err(err))
+            }
+            Op::GetSlice { object, kind } => {
+                let read =
+                    with_slice_type!(kind, T => reg.get_slice::<T>(object).map(slice_encoding));
+                Outcome::Bytes(read.map_err(err))
+            }
+            Op::AllocBulk {
+                region,
+                size,
+                align_log2,
+                tag,
+                count,
+                fill,
+                mismatched_len,
+            } => {
+                let (size, count) = (usize::from(size), usize::from(count));
+                let layout = Layout::from_size_align(size, align_of_log2(align_log2))
+                    .expect("a small size and alignment");
+                let bytes = bulk_bytes(fill, size, count, mismatched_len);
+                let allocated = reg.alloc_bulk(region, layout, TypeTag(tag), count, &bytes);
+                Outcome::Objects(allocated.map_err(err))
+            }
         };
-        (outcome, None)
+        (outcome, extras)
+    }
+
+    /// The contract checks of [`CoreExtras`]: the compaction report's
+    /// bounds and `alloc_slice_fill_with`'s closure calls.
+    fn check_contracts(
+        &self,
+        op: &ModelOp,
+        found: &Outcome<ObjectHandle, RegionHandle>,
+        extras: &CoreExtras,
+    ) -> Vec<Mismatch> {
+        let mut mismatches = Vec::new();
+        if let (Some((limit, report)), Op::Compact { region, .. }) = (extras.compaction, op) {
+            let homed = self.reference.model().objects_in(*region).count();
+            let problems = [
+                (
+                    report.bytes_moved > limit,
+                    format!("moved more than max_bytes_moved = {limit} bytes"),
+                ),
+                (
+                    report.objects_moved == 0 && report.bytes_moved != 0,
+                    "moved bytes but no object".to_string(),
+                ),
+                (
+                    homed == 0 && report.objects_moved != 0,
+                    "moved objects of a region that has none".to_string(),
+                ),
+            ];
+            for (broken, problem) in problems {
+                if broken {
+                    mismatches.push(Mismatch::Contract {
+                        op: "compact",
+                        problem: format!("{problem}: {report:?}"),
+                    });
+                }
+            }
+        }
+        if let Some((len, calls)) = &extras.fill_calls {
+            let succeeded = found.rejection().is_none();
+            let expected: Vec<usize> = if succeeded {
+                (0..*len).collect()
+            } else {
+                Vec::new()
+            };
+            if *calls != expected {
+                let result = if succeeded { "succeeded" } else { "failed" };
+                mismatches.push(Mismatch::Contract {
+                    op: "alloc_slice_fill_with",
+                    problem: format!(
+                        "the call {result} and called its closure with indices {calls:?}, \
+                         expected {expected:?}"
+                    ),
+                });
+            }
+        }
+        mismatches
     }
 
     /// Records the handles of new regions and objects, and of promotion
@@ -445,10 +596,13 @@ impl Driver {
                 regions.push((*h, *r))
             }
             (
-                Op::Alloc { .. } | Op::AllocTyped { .. },
+                Op::Alloc { .. } | Op::AllocTyped { .. } | Op::AllocSlice { .. },
                 Outcome::Object(Ok(o)),
                 Outcome::Object(Ok(h)),
             ) => objects.push((*h, *o)),
+            (Op::AllocBulk { .. }, Outcome::Objects(Ok(os)), Outcome::Objects(Ok(hs))) => {
+                objects.extend(hs.iter().copied().zip(os.iter().copied()))
+            }
             (Op::Promote { .. }, Outcome::Object(Ok(o)), Outcome::Object(Ok(h)))
                 if prediction.moved.contains(o) =>
             {
@@ -467,8 +621,18 @@ impl Driver {
                 Err(mismatch) => mismatches.push(mismatch),
             }
         }
+        let bulk = matches!(op, Op::AllocBulk { .. });
         for (h, o) in objects {
             mismatches.extend(self.handles.register_home(h, o).err());
+            // A bulk object's handle must be its home right away, not a
+            // handle that forwards to it.
+            let resolved = self.registry.upgrade(WeakHandle::from_object_handle(h));
+            if bulk && resolved != Some(h) {
+                mismatches.push(Mismatch::Contract {
+                    op: "alloc_bulk",
+                    problem: format!("returned {h} for {o:?}, which resolves to {resolved:?}"),
+                });
+            }
         }
         mismatches
     }
@@ -516,6 +680,11 @@ impl Driver {
             Outcome::Flag(r) => Outcome::Flag(*r),
             Outcome::Region(r) => Outcome::Region(r.as_ref().map(region).map_err(|e| *e)),
             Outcome::Object(r) => Outcome::Object(r.as_ref().map(home).map_err(|e| *e)),
+            Outcome::Objects(r) => Outcome::Objects(
+                r.as_ref()
+                    .map(|hs| hs.iter().map(home).collect())
+                    .map_err(|e| *e),
+            ),
             Outcome::Weak(r) => Outcome::Weak(r.as_ref().map(|o| h.object_id(*o)).map_err(|e| *e)),
             Outcome::Upgraded(o) => Outcome::Upgraded(o.as_ref().map(home)),
             Outcome::Bytes(r) => Outcome::Bytes(r.clone()),
@@ -589,6 +758,11 @@ fn write_clipped(bytes: &mut [u8], offset: usize, data: &[u8]) {
         let len = data.len().min(bytes.len() - offset);
         bytes[offset..offset + len].copy_from_slice(&data[..len]);
     }
+}
+
+/// The elements an `AllocSlice` of a `Copy` kind passes.
+fn slice_values<T: SliceElement>(len: usize, payload: u64, log: &typed::DropLog) -> Vec<T> {
+    (0..len).map(|i| T::element(i, 0, payload, log)).collect()
 }
 
 /// A compact rendering of the model: the region tree with refcounts, then
@@ -714,6 +888,30 @@ impl Report {
             Rejection::Kind(ModelError::TypeMismatch) => self.type_mismatch_rejections += 1,
             _ => {}
         }
+    }
+
+    /// Counts what the newer ops reached: bulk objects, slices, mistyped
+    /// slice reads. (Compaction is counted from the core's report.)
+    fn count_new_ops(&mut self, op: &Op, prediction: &Prediction) {
+        match (op, &prediction.outcome) {
+            (Op::AllocBulk { .. }, Outcome::Objects(Ok(objects))) => {
+                self.bulk_objects_allocated += objects.len() as u64;
+                self.largest_bulk_allocation = self.largest_bulk_allocation.max(objects.len());
+            }
+            (Op::AllocSlice { .. }, Outcome::Object(Ok(_))) => self.slices_allocated += 1,
+            (
+                Op::GetSlice { .. },
+                Outcome::Bytes(Err(Rejection::Kind(ModelError::TypeMismatch))),
+            ) => self.slice_type_mismatches += 1,
+            _ => {}
+        }
+    }
+
+    /// Counts a compaction step the core reported.
+    fn count_compaction(&mut self, report: &Compaction) {
+        self.compactions_that_moved += u64::from(report.objects_moved > 0);
+        self.objects_moved_by_compaction += report.objects_moved as u64;
+        self.blocks_released_by_compaction += report.blocks_released as u64;
     }
 
     fn count_op(&mut self, op: &Op) {

@@ -58,6 +58,31 @@ pub const MAX_GENERATED_SIZE: u16 = 6000;
 pub const MAX_GENERATED_ALIGN_LOG2: u8 = 13;
 /// Largest `align_log2` the driver uses; larger values act as this one.
 pub const ALIGN_LOG2_CAP: u8 = 20;
+/// Largest `len` of a generated `AllocSlice`: most are `0..=SMALL_SLICE_LEN`,
+/// some reach this, so slices land in arena pages and large pages.
+pub const MAX_SLICE_LEN: u8 = 200;
+/// Most generated `AllocSlice` lengths are at most this.
+pub const SMALL_SLICE_LEN: u8 = 12;
+/// Largest `count` of a generated `AllocBulk`: most are `0..=SMALL_BULK_COUNT`.
+pub const MAX_BULK_COUNT: u8 = 40;
+/// Most generated `AllocBulk` counts are at most this.
+pub const SMALL_BULK_COUNT: u8 = 8;
+/// `Compact { max_bytes }` with this value passes `usize::MAX` (no limit);
+/// any other value `v` passes `v * COMPACT_BYTES_UNIT` bytes.
+pub const COMPACT_UNLIMITED: u16 = u16::MAX;
+/// Bytes per unit of `Compact { max_bytes }`.
+pub const COMPACT_BYTES_UNIT: usize = 16;
+
+/// The `max_bytes_moved` a `Compact { max_bytes }` passes: `usize::MAX` for
+/// [`COMPACT_UNLIMITED`], else `max_bytes * COMPACT_BYTES_UNIT` (0 moves
+/// nothing but zero-sized objects; 64 units is a partial step of 1 KiB).
+pub fn compact_byte_limit(max_bytes: u16) -> usize {
+    if max_bytes == COMPACT_UNLIMITED {
+        usize::MAX
+    } else {
+        usize::from(max_bytes) * COMPACT_BYTES_UNIT
+    }
+}
 /// The typed-tag bit: raw tags with it set are reserved.
 const RESERVED_TAG_BIT: u64 = 1 << 63;
 
@@ -139,6 +164,38 @@ impl TypedKind {
         TypedKind::TrackedWords,
         TypedKind::Page,
     ];
+}
+
+/// The element types of typed slices (`AllocSlice`, `GetSlice`).
+///
+/// Its `Debug` prints the path (`SliceKind::Words`): the variant names are
+/// those of [`TypedKind`]'s on purpose, and a pasted trace must not be
+/// ambiguous.
+#[derive(Arbitrary, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SliceKind {
+    /// `[u8]`, `Copy`: allocated with `alloc_slice_copy`.
+    Bytes,
+    /// `[u64]`, `Copy`: allocated with `alloc_slice_copy`.
+    Words,
+    /// `[Tracked<0>]` (16-byte elements that record their drop, each with a
+    /// token of its own): allocated with `alloc_slice_fill_with`.
+    Tracked,
+}
+
+impl SliceKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [SliceKind; 3] = [SliceKind::Bytes, SliceKind::Words, SliceKind::Tracked];
+}
+
+impl std::fmt::Debug for SliceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            SliceKind::Bytes => "Bytes",
+            SliceKind::Words => "Words",
+            SliceKind::Tracked => "Tracked",
+        };
+        write!(f, "SliceKind::{name}")
+    }
 }
 
 /// One call into the registry (plus the inspection queries). See the module
@@ -308,6 +365,62 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         /// The region.
         region: R,
     },
+    /// `compact(region, max_bytes_moved)`: one incremental compaction step.
+    /// `max_bytes_moved` is `max_bytes * COMPACT_BYTES_UNIT`, or `usize::MAX`
+    /// when `max_bytes` is [`COMPACT_UNLIMITED`]. Nothing observable may
+    /// change; the driver checks every object of the region afterwards.
+    Compact {
+        /// The region.
+        region: R,
+        /// The byte limit, in units of [`COMPACT_BYTES_UNIT`] (see above).
+        #[arbitrary(with = arbitrary_compact_bytes)]
+        max_bytes: u16,
+    },
+    /// One typed slice of `len` elements of `kind` built from `payload`:
+    /// `alloc_slice_copy` for the `Copy` kinds, `alloc_slice_fill_with` for
+    /// [`SliceKind::Tracked`] (each element with its own drop token).
+    AllocSlice {
+        /// Where.
+        region: R,
+        /// The element type.
+        kind: SliceKind,
+        /// Number of elements (mostly small, sometimes up to [`MAX_SLICE_LEN`]).
+        #[arbitrary(with = arbitrary_slice_len)]
+        len: u8,
+        /// Seed of the elements.
+        payload: u64,
+    },
+    /// `get_slice::<kind>(object)`.
+    GetSlice {
+        /// The object.
+        object: O,
+        /// The element type asked for (often not the object's).
+        kind: SliceKind,
+    },
+    /// Raw `alloc_bulk(region, Layout(size, 2^align_log2), TypeTag(tag),
+    /// count, bytes)`: object `i` holds the pattern seeded by
+    /// `fill.wrapping_add(i)`; one byte too many if `mismatched_len` (to
+    /// provoke `SizeMismatch`).
+    AllocBulk {
+        /// Where.
+        region: R,
+        /// `layout.size()` of every object.
+        #[arbitrary(with = arbitrary_bulk_size)]
+        size: u16,
+        /// `layout.align()` is `2^align_log2` (capped at [`ALIGN_LOG2_CAP`]).
+        #[arbitrary(with = arbitrary_align_log2)]
+        align_log2: u8,
+        /// The raw type tag (values with the top bit set are reserved).
+        #[arbitrary(with = arbitrary_tag)]
+        tag: u64,
+        /// How many objects (mostly small, sometimes up to [`MAX_BULK_COUNT`]).
+        #[arbitrary(with = arbitrary_bulk_count)]
+        count: u8,
+        /// Seed of the contents of object 0.
+        fill: u8,
+        /// Pass one byte more than `count * size`.
+        mismatched_len: bool,
+    },
 }
 
 impl<R, O, W> Op<R, O, W> {
@@ -403,6 +516,45 @@ impl<R, O, W> Op<R, O, W> {
             RegisterDestructor { tag } => RegisterDestructor { tag: *tag },
             InspectObject { object: o } => InspectObject { object: object(o) },
             InspectRegion { region: r } => InspectRegion { region: region(r) },
+            Compact {
+                region: r,
+                max_bytes,
+            } => Compact {
+                region: region(r),
+                max_bytes: *max_bytes,
+            },
+            AllocSlice {
+                region: r,
+                kind,
+                len,
+                payload,
+            } => AllocSlice {
+                region: region(r),
+                kind: *kind,
+                len: *len,
+                payload: *payload,
+            },
+            GetSlice { object: o, kind } => GetSlice {
+                object: object(o),
+                kind: *kind,
+            },
+            AllocBulk {
+                region: r,
+                size,
+                align_log2,
+                tag,
+                count,
+                fill,
+                mismatched_len,
+            } => AllocBulk {
+                region: region(r),
+                size: *size,
+                align_log2: *align_log2,
+                tag: *tag,
+                count: *count,
+                fill: *fill,
+                mismatched_len: *mismatched_len,
+            },
         }
     }
 
@@ -444,6 +596,10 @@ impl<R, O, W> Op<R, O, W> {
             RegisterDestructor { .. } => "RegisterDestructor",
             InspectObject { .. } => "InspectObject",
             InspectRegion { .. } => "InspectRegion",
+            Compact { .. } => "Compact",
+            AllocSlice { .. } => "AllocSlice",
+            GetSlice { .. } => "GetSlice",
+            AllocBulk { .. } => "AllocBulk",
         }
     }
 }
@@ -460,7 +616,7 @@ pub enum Operand<R, O, W> {
 }
 
 /// Number of op variants (the length of [`Op::kind_name`]'s range).
-pub const OP_KINDS: usize = 23;
+pub const OP_KINDS: usize = 27;
 
 /// How many handles of each kind the driver has seen: the valid index range
 /// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
@@ -516,14 +672,15 @@ pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
 }
 
 /// Everything imported by a pasted trace: `Op`, its variants and the operand
-/// variants (their names are unique across the enums on purpose).
+/// variants (their names are unique across the enums on purpose), and
+/// `SliceKind`, whose variants print with their path.
 pub mod prelude {
     pub use super::ObjectRef::*;
     pub use super::Op::*;
     pub use super::RegionRef::*;
     pub use super::TypedKind::*;
     pub use super::WeakRef::*;
-    pub use super::{ObjectRef, Op, RegionRef, TypedKind, WeakRef};
+    pub use super::{ObjectRef, Op, RegionRef, SliceKind, TypedKind, WeakRef};
 }
 
 // ---------------------------------------------------------------------------
@@ -540,6 +697,30 @@ const SIZE_CLASSES: [(u32, u16, u16); 4] = [
 /// Alignment classes (log2): small, large, unsupported.
 const ALIGN_CLASSES: [(u32, u8, u8); 3] =
     [(16, 0, 4), (4, 5, 12), (1, 13, MAX_GENERATED_ALIGN_LOG2)];
+/// Sizes of `AllocBulk` objects: mostly small arena classes (so bulk
+/// allocations fill the slab pages that compaction moves objects between),
+/// some inline, some large arena, a few dedicated.
+const BULK_SIZE_CLASSES: [(u32, u16, u16); 4] =
+    [(3, 0, 16), (8, 17, 256), (2, 257, 1024), (1, 1025, 4096)];
+/// `AllocSlice` lengths: mostly short, sometimes long enough for a page of
+/// its own.
+const SLICE_LEN_CLASSES: [(u32, u8, u8); 2] = [
+    (6, 0, SMALL_SLICE_LEN),
+    (1, SMALL_SLICE_LEN + 1, MAX_SLICE_LEN),
+];
+/// `AllocBulk` counts: mostly a few objects, sometimes many.
+const BULK_COUNT_CLASSES: [(u32, u8, u8); 2] = [
+    (6, 0, SMALL_BULK_COUNT),
+    (1, SMALL_BULK_COUNT + 1, MAX_BULK_COUNT),
+];
+/// `Compact` byte limits (in [`COMPACT_BYTES_UNIT`]s): zero, a partial step
+/// (16 to 1024 bytes), no limit at all, or anything else.
+const COMPACT_BYTES_CLASSES: [(u32, u16, u16); 4] = [
+    (1, 0, 0),
+    (3, 1, 64),
+    (3, COMPACT_UNLIMITED, COMPACT_UNLIMITED),
+    (1, 65, COMPACT_UNLIMITED - 1),
+];
 /// Raw tags: a few small ones (so destructor registrations collide), rarely a reserved one.
 const RAW_TAGS: [u64; 4] = [0, 1, 2, 3];
 /// One raw tag in this many is reserved.
@@ -567,6 +748,26 @@ fn arbitrary_size(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
 
 fn arbitrary_align_log2(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
     let (low, high) = pick_class(u, &ALIGN_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn arbitrary_bulk_size(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
+    let (low, high) = pick_class(u, &BULK_SIZE_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn arbitrary_slice_len(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    let (low, high) = pick_class(u, &SLICE_LEN_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn arbitrary_bulk_count(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    let (low, high) = pick_class(u, &BULK_COUNT_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn arbitrary_compact_bytes(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
+    let (low, high) = pick_class(u, &COMPACT_BYTES_CLASSES)?;
     u.int_in_range(low..=high)
 }
 
@@ -627,6 +828,26 @@ fn tag_strategy() -> BoxedStrategy<u64> {
         1 => tag.prop_map(|t| t | RESERVED_TAG_BIT),
     ]
     .boxed()
+}
+
+fn bulk_size_strategy() -> BoxedStrategy<u16> {
+    class_strategy(&BULK_SIZE_CLASSES)
+}
+
+fn slice_len_strategy() -> BoxedStrategy<u8> {
+    class_strategy(&SLICE_LEN_CLASSES)
+}
+
+fn bulk_count_strategy() -> BoxedStrategy<u8> {
+    class_strategy(&BULK_COUNT_CLASSES)
+}
+
+fn compact_bytes_strategy() -> BoxedStrategy<u16> {
+    class_strategy(&COMPACT_BYTES_CLASSES)
+}
+
+fn slice_kind_strategy() -> BoxedStrategy<SliceKind> {
+    proptest::sample::select(SliceKind::ALL.to_vec()).boxed()
 }
 
 fn offset_strategy() -> BoxedStrategy<u16> {
@@ -752,6 +973,15 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
         2 => tag_strategy().prop_map(|tag| Op::RegisterDestructor { tag }),
         2 => object().prop_map(|object| Op::InspectObject { object }),
         2 => region().prop_map(|region| Op::InspectRegion { region }),
+        3 => (region(), compact_bytes_strategy())
+            .prop_map(|(region, max_bytes)| Op::Compact { region, max_bytes }),
+        4 => (region(), slice_kind_strategy(), slice_len_strategy(), any::<u64>())
+            .prop_map(|(region, kind, len, payload)| Op::AllocSlice { region, kind, len, payload }),
+        3 => (object(), slice_kind_strategy()).prop_map(|(object, kind)| Op::GetSlice { object, kind }),
+        4 => (region(), bulk_size_strategy(), align_log2_strategy(), tag_strategy(), bulk_count_strategy(), any::<u8>(), proptest::bool::weighted(0.03))
+            .prop_map(|(region, size, align_log2, tag, count, fill, mismatched_len)| Op::AllocBulk {
+                region, size, align_log2, tag, count, fill, mismatched_len,
+            }),
     ]
     .boxed()
 }
@@ -828,6 +1058,58 @@ mod tests {
     }
 
     #[test]
+    fn slice_kinds_print_with_their_path_so_traces_paste() {
+        use super::prelude::*;
+        let op: Op = GetSlice {
+            object: Object(2),
+            kind: SliceKind::Words,
+        };
+        assert_eq!(
+            format!("{op:?}"),
+            "GetSlice { object: Object(2), kind: SliceKind::Words }"
+        );
+        // The same names in `TypedKind` stay usable unqualified.
+        let typed: TypedKind = Words;
+        assert_eq!(format!("{typed:?}"), "Words");
+    }
+
+    #[test]
+    fn compact_limits_cover_zero_partial_and_unlimited() {
+        assert_eq!(compact_byte_limit(0), 0);
+        assert_eq!(compact_byte_limit(64), 1024);
+        assert_eq!(compact_byte_limit(COMPACT_UNLIMITED), usize::MAX);
+    }
+
+    #[test]
+    fn new_op_fields_reach_every_class() {
+        let mut runner = TestRunner::deterministic();
+        let strategy = op_strategy();
+        let (mut short, mut long, mut few, mut many) = (false, false, false, false);
+        let (mut zero, mut unlimited, mut partial) = (false, false, false);
+        for _ in 0..20_000 {
+            match strategy.new_tree(&mut runner).unwrap().current() {
+                Op::AllocSlice { len, .. } => {
+                    short |= len <= SMALL_SLICE_LEN;
+                    long |= len > SMALL_SLICE_LEN;
+                    assert!(len <= MAX_SLICE_LEN);
+                }
+                Op::AllocBulk { count, .. } => {
+                    few |= (2..=SMALL_BULK_COUNT).contains(&count);
+                    many |= count > SMALL_BULK_COUNT;
+                    assert!(count <= MAX_BULK_COUNT);
+                }
+                Op::Compact { max_bytes, .. } => {
+                    zero |= max_bytes == 0;
+                    unlimited |= max_bytes == COMPACT_UNLIMITED;
+                    partial |= (1..=64).contains(&max_bytes);
+                }
+                _ => {}
+            }
+        }
+        assert!(short && long && few && many && zero && unlimited && partial);
+    }
+
+    #[test]
     fn decode_ops_respects_the_cap_and_ends_on_short_input() {
         let data: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
         assert_eq!(decode_ops(&data, 5).len(), 5);
@@ -855,6 +1137,18 @@ mod tests {
                 Op::CreateRegion {
                     parent: RegionRef::FakeRegion { id, generation },
                 } => assert!(id <= FAKE_REGION_IDS && generation <= FAKE_GENERATIONS),
+                Op::AllocSlice { len, .. } => assert!(len <= MAX_SLICE_LEN),
+                Op::AllocBulk {
+                    size,
+                    align_log2,
+                    tag,
+                    count,
+                    ..
+                } => {
+                    assert!(size <= 4096 && count <= MAX_BULK_COUNT);
+                    assert!(align_log2 <= MAX_GENERATED_ALIGN_LOG2);
+                    assert!(RAW_TAGS.contains(&(tag & !RESERVED_TAG_BIT)));
+                }
                 _ => {}
             }
         }

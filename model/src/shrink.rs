@@ -149,6 +149,54 @@ fn simpler(op: &Op) -> Vec<Op> {
             payload: 0,
         }),
         Op::RegisterDestructor { .. } => try_zero(Op::RegisterDestructor { tag: 0 }),
+        Op::Compact { region, .. } => try_zero(Op::Compact {
+            region,
+            max_bytes: 0,
+        }),
+        Op::AllocSlice {
+            region,
+            kind,
+            len,
+            payload,
+        } => {
+            try_zero(Op::AllocSlice {
+                region,
+                kind,
+                len: 0,
+                payload,
+            });
+            try_zero(Op::AllocSlice {
+                region,
+                kind,
+                len,
+                payload: 0,
+            });
+        }
+        Op::AllocBulk {
+            region,
+            size,
+            align_log2,
+            tag,
+            count,
+            fill,
+            mismatched_len,
+        } => {
+            let bulk = |size, align_log2, tag, count, fill, mismatched_len| Op::AllocBulk {
+                region,
+                size,
+                align_log2,
+                tag,
+                count,
+                fill,
+                mismatched_len,
+            };
+            try_zero(bulk(0, align_log2, tag, count, fill, mismatched_len));
+            try_zero(bulk(size, 0, tag, count, fill, mismatched_len));
+            try_zero(bulk(size, align_log2, 0, count, fill, mismatched_len));
+            try_zero(bulk(size, align_log2, tag, 0, fill, mismatched_len));
+            try_zero(bulk(size, align_log2, tag, count, 0, mismatched_len));
+            try_zero(bulk(size, align_log2, tag, count, fill, false));
+        }
         _ => {}
     }
     simpler
@@ -469,6 +517,60 @@ mod tests {
                 fill: 0,
                 mismatched_len: false,
             }]
+        );
+    }
+
+    #[test]
+    fn op_shrinking_zeroes_the_data_fields_of_the_newer_ops() {
+        // "Fails" while some bulk allocation has more than 3 objects and
+        // some slice is longer than 5.
+        let fails = |ops: &[Op]| {
+            ops.iter()
+                .any(|op| matches!(op, AllocBulk { count, .. } if *count > 3))
+                && ops
+                    .iter()
+                    .any(|op| matches!(op, AllocSlice { len, .. } if *len > 5))
+        };
+        let ops = [
+            Compact {
+                region: Root,
+                max_bytes: 9,
+            },
+            AllocBulk {
+                region: Root,
+                size: 40,
+                align_log2: 3,
+                tag: 1,
+                count: 7,
+                fill: 5,
+                mismatched_len: true,
+            },
+            AllocSlice {
+                region: Root,
+                kind: SliceKind::Tracked,
+                len: 9,
+                payload: 77,
+            },
+        ];
+        assert_eq!(
+            shrink_ops(&ops, fails),
+            [
+                AllocBulk {
+                    region: Root,
+                    size: 0,
+                    align_log2: 0,
+                    tag: 0,
+                    count: 7,
+                    fill: 0,
+                    mismatched_len: false,
+                },
+                AllocSlice {
+                    region: Root,
+                    kind: SliceKind::Tracked,
+                    len: 9,
+                    payload: 0,
+                },
+            ]
         );
     }
 }

@@ -50,6 +50,19 @@ fn assert_reached(report: &Report, minimum_depth: usize, minimum_moves: u64) {
         ),
         ("a recycled region id", report.region_id_recycles > 0),
         ("every op kind", report.ops_by_kind.len() == OP_KINDS),
+        (
+            "a compaction that moved objects",
+            report.compactions_that_moved > 0,
+        ),
+        (
+            "a bulk allocation of at least 2 objects",
+            report.largest_bulk_allocation >= 2,
+        ),
+        (
+            "a tracked slice destroyed with its elements dropped",
+            report.tracked_slice_elements_dropped > 0,
+        ),
+        ("a GetSlice type mismatch", report.slice_type_mismatches > 0),
     ];
     let missed: Vec<&str> = goals
         .iter()

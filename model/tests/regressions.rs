@@ -4,15 +4,20 @@
 //! gets one. Traces paste straight from a failure report (`Op` prints as
 //! Rust with the op prelude imported).
 
-use regions_model::driver::run;
+use regions_model::driver::{run, Report};
 use regions_model::op::prelude::*;
+use regions_model::op::COMPACT_UNLIMITED;
 
 /// Runs `ops` through a fresh driver (including teardown) and panics with
 /// the full failure report on any divergence.
 fn replay(ops: &[Op]) {
-    if let Err(failure) = run(ops) {
-        panic!("{failure}");
-    }
+    replay_report(ops);
+}
+
+/// [`replay`], returning what the run reached (for tests that must also
+/// show that the state they are about was reached).
+fn replay_report(ops: &[Op]) -> Report {
+    run(ops).unwrap_or_else(|failure| panic!("{failure}"))
 }
 
 /// Core: a region's own forwarding record pointing at another of its slots
@@ -120,4 +125,360 @@ fn contents_longer_than_eight_bytes_are_generated_without_overflow() {
         },
         Get { object: Object(0) },
     ]);
+}
+
+// ---------------------------------------------------------------------------
+// The newer operations: typed slices, bulk allocation, compaction. Each test
+// shows that the op is checked against the model, not only run.
+
+/// Harness: a typed slice reads back element for element in its own type
+/// only; every other access (another element type, the element type itself,
+/// bytes, a raw object or a typed value read as a slice) is `TypeMismatch`,
+/// and a zero-length slice is an object like any other.
+#[test]
+fn slice_reads_back_in_its_own_type_only() {
+    let report = replay_report(&[
+        CreateRegion { parent: Root },
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Words,
+            len: 5,
+            payload: 0x0123_4567_89ab_cdef,
+        },
+        GetSlice {
+            object: Object(0),
+            kind: SliceKind::Words,
+        },
+        GetSlice {
+            object: Object(0),
+            kind: SliceKind::Bytes,
+        },
+        GetTyped {
+            object: Object(0),
+            kind: U64,
+        },
+        Get { object: Object(0) },
+        InspectObject { object: Object(0) },
+        AllocTyped {
+            region: Region(1),
+            kind: U64,
+            payload: 7,
+        },
+        GetSlice {
+            object: Object(1),
+            kind: SliceKind::Words,
+        },
+        Alloc {
+            region: Region(1),
+            size: 8,
+            align_log2: 3,
+            tag: 1,
+            fill: 3,
+            mismatched_len: false,
+        },
+        GetSlice {
+            object: Object(2),
+            kind: SliceKind::Bytes,
+        },
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Bytes,
+            len: 0,
+            payload: 1,
+        },
+        GetSlice {
+            object: Object(3),
+            kind: SliceKind::Bytes,
+        },
+        InspectRegion { region: Region(1) },
+        AllocSlice {
+            region: FakeRegion {
+                id: 7,
+                generation: 3,
+            },
+            kind: SliceKind::Bytes,
+            len: 3,
+            payload: 1,
+        },
+    ]);
+    assert_eq!(report.slices_allocated, 2);
+    assert_eq!(report.slice_type_mismatches, 3);
+    assert_eq!(report.type_mismatch_rejections, 5);
+}
+
+/// Harness: every element of a tracked slice carries its own token and is
+/// dropped exactly once when the slice is destroyed: by `free`, by region
+/// death, and by dropping the registry; a retained slice survives its
+/// region's death (promoted, no drop) and is dropped at teardown; a failed
+/// `alloc_slice_fill_with` never calls its closure.
+#[test]
+fn tracked_slice_elements_drop_once_at_free_death_and_teardown() {
+    let report = replay_report(&[
+        CreateRegion { parent: Root },
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Tracked,
+            len: 3,
+            payload: 1,
+        },
+        Free { object: Object(0) },
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Tracked,
+            len: 4,
+            payload: 2,
+        },
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Tracked,
+            len: 2,
+            payload: 3,
+        },
+        Retain { object: Object(2) },
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Tracked,
+            len: 0,
+            payload: 4,
+        },
+        ReleaseRegion { region: Region(1) },
+        GetSlice {
+            object: Object(2),
+            kind: SliceKind::Tracked,
+        },
+        // Into the dead region: fails, and the closure is never called.
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Tracked,
+            len: 2,
+            payload: 6,
+        },
+        AllocSlice {
+            region: Root,
+            kind: SliceKind::Tracked,
+            len: 150,
+            payload: 5,
+        },
+        GetSlice {
+            object: Object(5),
+            kind: SliceKind::Tracked,
+        },
+    ]);
+    // 3 freed, 4 at death, then 2 (promoted) + 150 at teardown.
+    assert_eq!(report.tracked_slice_elements_dropped, 3 + 4 + 2 + 150);
+    assert_eq!(report.reach.deaths_with_promotions, 1);
+}
+
+/// Harness: `alloc_bulk` returns fresh home handles in order, one per
+/// object, each holding its own pattern; when their region dies, the one
+/// retained bulk object is promoted to the parent (old handle forwards) and
+/// the others are destroyed by the registered destructor.
+#[test]
+fn bulk_objects_are_fresh_homes_and_one_is_promoted_by_region_death() {
+    let report = replay_report(&[
+        CreateRegion { parent: Root },
+        RegisterDestructor { tag: 2 },
+        AllocBulk {
+            region: Region(1),
+            size: 24,
+            align_log2: 3,
+            tag: 2,
+            count: 4,
+            fill: 9,
+            mismatched_len: false,
+        },
+        Get { object: Object(3) },
+        Retain { object: Object(2) },
+        InspectRegion { region: Region(1) },
+        ReleaseRegion { region: Region(1) },
+        Get { object: Object(2) },
+        Resolve { object: Object(2) },
+        Get { object: Object(4) },
+        InspectRegion { region: Root },
+    ]);
+    assert_eq!(report.bulk_objects_allocated, 4);
+    assert_eq!(report.largest_bulk_allocation, 4);
+    assert_eq!(report.reach.promotions_by_death, 1);
+    assert_eq!(report.destructor_calls_on_region_death, 3);
+    assert!(report.forwarded_resolutions > 0);
+}
+
+/// Harness: `alloc_bulk`'s errors come in the documented order and change
+/// nothing: invalid region, then reserved tag, then size mismatch (also
+/// with no objects), then unsupported alignment; no objects is `Ok`.
+#[test]
+fn bulk_allocation_errors_follow_the_precedence() {
+    let report = replay_report(&[
+        AllocBulk {
+            region: FakeRegion {
+                id: 6,
+                generation: 2,
+            },
+            size: 8,
+            align_log2: 13,
+            tag: 1 << 63,
+            count: 2,
+            fill: 0,
+            mismatched_len: true,
+        },
+        AllocBulk {
+            region: Root,
+            size: 8,
+            align_log2: 13,
+            tag: 1 << 63,
+            count: 2,
+            fill: 0,
+            mismatched_len: true,
+        },
+        AllocBulk {
+            region: Root,
+            size: 8,
+            align_log2: 13,
+            tag: 1,
+            count: 2,
+            fill: 0,
+            mismatched_len: true,
+        },
+        AllocBulk {
+            region: Root,
+            size: 8,
+            align_log2: 13,
+            tag: 1,
+            count: 0,
+            fill: 0,
+            mismatched_len: true,
+        },
+        AllocBulk {
+            region: Root,
+            size: 8,
+            align_log2: 13,
+            tag: 1,
+            count: 2,
+            fill: 0,
+            mismatched_len: false,
+        },
+        AllocBulk {
+            region: Root,
+            size: 8,
+            align_log2: 3,
+            tag: 1,
+            count: 0,
+            fill: 0,
+            mismatched_len: false,
+        },
+        InspectRegion { region: Root },
+    ]);
+    let rejected = |kind: &str| report.rejections.get(kind).copied().unwrap_or(0);
+    assert_eq!(rejected("Kind(InvalidRegion)"), 1);
+    assert_eq!(rejected("Kind(ReservedTypeTag)"), 1);
+    assert_eq!(rejected("Kind(SizeMismatch)"), 2);
+    assert_eq!(rejected("Kind(UnsupportedAlignment)"), 1);
+    assert_eq!(report.bulk_objects_allocated, 0);
+}
+
+/// Harness: a compaction after frees moves objects between the region's
+/// pages (first a partial step of at most 32 bytes, then an unlimited one)
+/// and nothing observable changes: every object of the region is compared
+/// and every handle it ever had (one forwards after a promotion) is swept.
+#[test]
+fn compaction_after_frees_moves_objects_and_changes_nothing_observable() {
+    let mut ops = vec![CreateRegion { parent: Root }];
+    for fill in [0, 10, 20] {
+        ops.push(AllocBulk {
+            region: Region(1),
+            size: 24,
+            align_log2: 3,
+            tag: 1,
+            count: 10,
+            fill,
+            mismatched_len: false,
+        });
+    }
+    ops.extend([
+        CreateRegion { parent: Region(1) },
+        Promote {
+            object: Object(29),
+            target: Region(2),
+        },
+        Promote {
+            object: Object(30),
+            target: Region(1),
+        },
+        Retain { object: Object(28) },
+        Downgrade { object: Object(27) },
+    ]);
+    for i in [1, 2, 3, 5, 8, 13, 21] {
+        ops.push(Free { object: Object(i) });
+    }
+    ops.extend([
+        Compact {
+            region: Region(1),
+            max_bytes: 2,
+        },
+        Compact {
+            region: Region(1),
+            max_bytes: COMPACT_UNLIMITED,
+        },
+        Compact {
+            region: Region(1),
+            max_bytes: 0,
+        },
+        Compact {
+            region: Root,
+            max_bytes: COMPACT_UNLIMITED,
+        },
+        Get { object: Object(29) },
+        Resolve { object: Object(29) },
+        ReleaseRegion { region: Region(2) },
+        ReleaseRegion { region: Region(1) },
+        Get { object: Object(28) },
+        Compact {
+            region: Region(1),
+            max_bytes: COMPACT_UNLIMITED,
+        },
+    ]);
+    let report = replay_report(&ops);
+    assert!(report.compactions_that_moved >= 1, "{report:#?}");
+    assert!(report.objects_moved_by_compaction >= 2, "{report:#?}");
+    assert_eq!(report.rejections.get("Kind(InvalidRegion)"), Some(&1));
+}
+
+/// Harness: a tracked slice big enough for a large page is moved by
+/// compaction (its elements are moved, not dropped) and still dropped
+/// exactly once, element by element, when freed afterwards.
+#[test]
+fn compaction_moves_a_tracked_slice_without_dropping_it() {
+    // 2400-byte slices: the first opens the nursery, the others fill large
+    // pages of 4, 8 and 16 KiB (1, 3 and 1 slices).
+    let mut ops = vec![CreateRegion { parent: Root }];
+    for payload in 0..6 {
+        ops.push(AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Tracked,
+            len: 150,
+            payload,
+        });
+    }
+    ops.extend([
+        Free { object: Object(2) },
+        Free { object: Object(3) },
+        Compact {
+            region: Region(1),
+            max_bytes: COMPACT_UNLIMITED,
+        },
+        GetSlice {
+            object: Object(1),
+            kind: SliceKind::Tracked,
+        },
+        GetSlice {
+            object: Object(5),
+            kind: SliceKind::Tracked,
+        },
+        Free { object: Object(1) },
+        Free { object: Object(5) },
+    ]);
+    let report = replay_report(&ops);
+    assert!(report.compactions_that_moved >= 1, "{report:#?}");
+    // 2 freed before, 2 after the compaction, 2 at teardown.
+    assert_eq!(report.tracked_slice_elements_dropped, 6 * 150);
 }

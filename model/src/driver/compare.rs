@@ -13,11 +13,11 @@ use std::fmt::Debug;
 use regions::{ObjectHandle, Registry, WeakHandle};
 
 use crate::model::{Model, ObjectId, ObjectState, RegionId};
-use crate::op::TypedKind;
+use crate::op::{SliceKind, TypedKind};
 
 use super::divergence::Mismatch;
 use super::handles::Handles;
-use super::typed::{encoding_of, with_type};
+use super::typed::{encoding_of, slice_encoding, with_slice_type, with_type};
 
 /// A comparison in progress: the three views and the mismatches found.
 pub(crate) struct Comparison<'a> {
@@ -157,11 +157,34 @@ impl Comparison<'_> {
         self.sweep_handles();
     }
 
+    /// Every handle seen of the objects in `objects` resolves to its
+    /// object's current home (or to nothing if the object is dead).
+    pub fn sweep_handles_of(&mut self, objects: &BTreeSet<ObjectId>) {
+        self.sweep_object_handles(|o| objects.contains(&o));
+    }
+
     /// Every object handle seen resolves to its object's current home while
     /// the object lives, and to nothing once it is dead; every dead region's
     /// handle is rejected.
     fn sweep_handles(&mut self) {
+        self.sweep_object_handles(|_| true);
+        for (handle, r) in self.handles.region_handles() {
+            if self.model.region(r).is_none() && self.registry.is_region_alive(handle) {
+                self.mismatches.push(Mismatch::StaleReachesLive {
+                    handle: handle.to_string(),
+                    reached: format!("a live region (the model's {r:?} is dead)"),
+                });
+            }
+        }
+    }
+
+    /// The object part of [`Comparison::sweep_handles`], for the objects
+    /// `wanted` selects.
+    fn sweep_object_handles(&mut self, wanted: impl Fn(ObjectId) -> bool) {
         for (handle, o) in self.handles.object_handles() {
+            if !wanted(o) {
+                continue;
+            }
             let found = self
                 .registry
                 .upgrade(WeakHandle::from_object_handle(handle));
@@ -183,14 +206,6 @@ impl Comparison<'_> {
                 },
             };
             self.mismatches.push(mismatch);
-        }
-        for (handle, r) in self.handles.region_handles() {
-            if self.model.region(r).is_none() && self.registry.is_region_alive(handle) {
-                self.mismatches.push(Mismatch::StaleReachesLive {
-                    handle: handle.to_string(),
-                    reached: format!("a live region (the model's {r:?} is dead)"),
-                });
-            }
         }
     }
 }
@@ -231,6 +246,15 @@ fn read_object(
             ),
             Err(error) => (Err(error), true),
         };
+    }
+    if let Some(kind) = SliceKind::of_tag(state.tag) {
+        return with_slice_type!(kind, T => match registry.get_slice::<T>(home) {
+            Ok(values) => (
+                Ok(slice_encoding(values)),
+                (values.as_ptr() as usize).is_multiple_of(state.align),
+            ),
+            Err(error) => (Err(error), true),
+        });
     }
     let kind = TypedKind::of_tag(state.tag).expect("the driver allocates only its own typed kinds");
     with_type!(kind, T => match registry.get_typed::<T>(home) {

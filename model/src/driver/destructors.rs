@@ -15,7 +15,8 @@ use crate::model::{Destroyed, ObjectId};
 
 use super::divergence::Mismatch;
 use super::handles::Handles;
-use super::typed::{first_word, DropLog};
+use super::typed::{tracked_tokens, DropLog};
+use crate::op::SliceKind;
 
 /// One call of a raw destructor.
 #[derive(Clone, Debug)]
@@ -41,6 +42,8 @@ pub(crate) struct DestructorLogs {
 #[derive(Debug, Default)]
 pub(crate) struct Matched {
     pub calls: u64,
+    /// Elements of destroyed tracked slices that were dropped as predicted.
+    pub slice_element_drops: u64,
     pub mismatches: Vec<Mismatch>,
 }
 
@@ -90,12 +93,14 @@ impl DestructorLogs {
         for d in destroyed.iter().filter(|d| d.destructor_ran) {
             let state = &d.last_state;
             if state.typed {
-                take_token(
-                    &mut tokens,
-                    first_word(&state.bytes),
-                    Some(d.id),
-                    &mut matched.mismatches,
-                );
+                // One token for a tracked value, one per element of a
+                // tracked slice (each must be dropped exactly once).
+                let slice = SliceKind::of_tag(state.tag).is_some();
+                for token in tracked_tokens(state.tag, &state.bytes) {
+                    let dropped =
+                        take_token(&mut tokens, token, Some(d.id), &mut matched.mismatches);
+                    matched.slice_element_drops += u64::from(dropped && slice);
+                }
                 continue;
             }
             let home = handles.home(d.id);
@@ -154,20 +159,25 @@ impl DestructorLogs {
     }
 }
 
-/// Removes one occurrence of `token`, or reports it missing.
+/// Removes one occurrence of `token` and returns `true`, or reports it
+/// missing and returns `false`.
 fn take_token(
     tokens: &mut Vec<u64>,
     token: u64,
     object: Option<ObjectId>,
     mismatches: &mut Vec<Mismatch>,
-) {
+) -> bool {
     match tokens.iter().position(|&t| t == token) {
         Some(position) => {
             tokens.swap_remove(position);
+            true
         }
-        None => mismatches.push(Mismatch::Destructor {
-            object,
-            problem: format!("tracked value with token {token} was not dropped"),
-        }),
+        None => {
+            mismatches.push(Mismatch::Destructor {
+                object,
+                problem: format!("tracked value with token {token} was not dropped"),
+            });
+            false
+        }
     }
 }

@@ -78,6 +78,17 @@ pub enum Mismatch {
         /// What is wrong.
         problem: String,
     },
+    /// An operation broke a promise of its contract that is not a state
+    /// comparison: a `compact` report out of bounds, an
+    /// `alloc_slice_fill_with` that called its closure when it failed or not
+    /// once per element in order, a new object's handle that is not its
+    /// current home.
+    Contract {
+        /// The operation.
+        op: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
     /// `Registry::check_invariants` failed.
     Invariants(InvariantViolations),
     /// The model's own invariant check failed: a model bug.
@@ -125,6 +136,7 @@ impl fmt::Display for Mismatch {
                 Some(o) => write!(f, "destructor of {o:?}: {problem}"),
                 None => write!(f, "destructor: {problem}"),
             },
+            Mismatch::Contract { op, problem } => write!(f, "{op} broke its contract: {problem}"),
             Mismatch::Invariants(violations) => write!(f, "core {violations}"),
             Mismatch::Model(problem) => write!(f, "model invariant broken: {problem}"),
         }

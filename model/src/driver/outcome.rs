@@ -96,13 +96,18 @@ pub enum Outcome<O, R> {
     Flag(Res<bool>),
     /// `create_region` and `region_of`.
     Region(Res<R>),
-    /// `alloc`, `alloc_typed`, `promote`, `resolve`: an object handle.
+    /// `alloc`, `alloc_typed`, `alloc_slice_*`, `promote`, `resolve`: an
+    /// object handle.
     Object(Res<O>),
+    /// `alloc_bulk`: the new objects' handles, in order (each must be a
+    /// fresh current home).
+    Objects(Res<Vec<O>>),
     /// `downgrade`: the object the weak handle names.
     Weak(Res<O>),
     /// `upgrade`.
     Upgraded(Option<O>),
-    /// `get`, `get_typed` (typed values in the canonical encoding).
+    /// `get`, `get_typed`, `get_slice` (typed values in the canonical
+    /// encoding).
     Bytes(Res<Vec<u8>>),
     /// `with_region`: the scoped region and the object its body allocated.
     Scoped(Res<(R, O)>),
@@ -120,6 +125,7 @@ impl<O, R> Outcome<O, R> {
             Outcome::Flag(r) => r.as_ref().err(),
             Outcome::Region(r) => r.as_ref().err(),
             Outcome::Object(r) | Outcome::Weak(r) => r.as_ref().err(),
+            Outcome::Objects(r) => r.as_ref().err(),
             Outcome::Bytes(r) => r.as_ref().err(),
             Outcome::Scoped(r) => r.as_ref().err(),
             Outcome::Upgraded(_) | Outcome::ObjectInfo(_) | Outcome::RegionInfo(_) => None,

@@ -39,6 +39,18 @@ pub(crate) fn pattern(fill: u8, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// The bytes an `AllocBulk` passes: object `i` gets the pattern seeded by
+/// `fill + i` (wrapping), and `mismatched` adds one byte more.
+pub(crate) fn bulk_bytes(fill: u8, size: usize, count: usize, mismatched: bool) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..count)
+        .flat_map(|i| pattern(fill.wrapping_add(i as u8), size))
+        .collect();
+    if mismatched {
+        bytes.push(fill);
+    }
+    bytes
+}
+
 /// The alignment an op's `align_log2` stands for.
 pub(crate) fn align_of_log2(align_log2: u8) -> usize {
     1 << align_log2.min(ALIGN_LOG2_CAP)
@@ -54,7 +66,8 @@ pub(crate) struct Prediction {
     pub moved: Vec<ObjectId>,
     /// Objects destroyed, with their last state.
     pub destroyed: Vec<Destroyed>,
-    /// The token an `AllocTyped` value carries.
+    /// The token an `AllocTyped` value carries, or the first token of the
+    /// elements of a tracked `AllocSlice` (element `i` carries `token + i`).
     pub token: Option<u64>,
     /// Regions whose state the op may have changed or read (operands, their
     /// parents and children, homes of object operands, new homes).
@@ -77,7 +90,7 @@ pub struct Reference {
     objects: Vec<ObjectId>,
     /// Every weak handle `downgrade` returned, as the object it names.
     weaks: Vec<ObjectId>,
-    /// Tokens issued to `AllocTyped` values so far.
+    /// Tokens issued to `AllocTyped` values and tracked slice elements so far.
     tokens_issued: u64,
     /// Deepest region seen (the root is depth 0).
     max_region_depth: usize,
@@ -349,6 +362,64 @@ impl Reference {
             }
             Op::InspectObject { object } => Outcome::ObjectInfo(self.object_queries(object)),
             Op::InspectRegion { region } => Outcome::RegionInfo(self.region_queries(region)),
+            Op::Compact { region, .. } => {
+                let compacted = m.compact(region);
+                // Nothing may change: every object of the region is compared.
+                if compacted.is_ok() {
+                    let homed = m.objects_in(region).map(|(o, _)| o);
+                    prediction.touched_objects.extend(homed);
+                }
+                Outcome::Done(compacted.map_err(Into::into))
+            }
+            Op::AllocSlice {
+                region,
+                kind,
+                len,
+                payload,
+            } => {
+                let info = kind.info();
+                let len = usize::from(len);
+                let first_token = self.tokens_issued;
+                if info.tracked {
+                    self.tokens_issued += len as u64;
+                    prediction.token = Some(first_token);
+                }
+                let bytes = kind.model_bytes(len, first_token, payload);
+                let allocated = m.alloc_typed(
+                    region,
+                    len * info.element_size,
+                    info.align,
+                    &bytes,
+                    info.tag,
+                    info.needs_drop,
+                );
+                self.objects.extend(allocated.iter().copied());
+                prediction.touched_objects.extend(allocated.iter().copied());
+                Outcome::Object(allocated.map_err(Into::into))
+            }
+            Op::GetSlice { object, kind } => {
+                let bytes = m.get_typed(object, kind.info().tag).map(<[u8]>::to_vec);
+                Outcome::Bytes(bytes.map_err(Into::into))
+            }
+            Op::AllocBulk {
+                region,
+                size,
+                align_log2,
+                tag,
+                count,
+                fill,
+                mismatched_len,
+            } => {
+                let (size, count) = (usize::from(size), usize::from(count));
+                let bytes = bulk_bytes(fill, size, count, mismatched_len);
+                let align = align_of_log2(align_log2);
+                let allocated = m.alloc_bulk(region, size, align, tag, count, &bytes);
+                if let Ok(ids) = &allocated {
+                    self.objects.extend(ids.iter().copied());
+                    prediction.touched_objects.extend(ids.iter().copied());
+                }
+                Outcome::Objects(allocated.map_err(Into::into))
+            }
         }
     }
 

@@ -39,6 +39,23 @@ pub struct Report {
     pub retired_ids_seen: u64,
     /// Full-state comparisons made.
     pub full_checks: u64,
+    /// `compact` steps whose report says they moved at least one object.
+    pub compactions_that_moved: u64,
+    /// Objects moved by `compact` (sum of the reports' `objects_moved`).
+    pub objects_moved_by_compaction: u64,
+    /// Blocks `compact` gave back (sum of the reports' `blocks_released`).
+    pub blocks_released_by_compaction: u64,
+    /// Objects allocated by `alloc_bulk`.
+    pub bulk_objects_allocated: u64,
+    /// Most objects one `alloc_bulk` allocated.
+    pub largest_bulk_allocation: usize,
+    /// Typed slices allocated (`alloc_slice_copy`, `alloc_slice_fill_with`).
+    pub slices_allocated: u64,
+    /// Elements of destroyed tracked slices dropped as predicted (at free,
+    /// region death or registry drop).
+    pub tracked_slice_elements_dropped: u64,
+    /// `GetSlice` ops rejected with `TypeMismatch`.
+    pub slice_type_mismatches: u64,
     /// Ops applied, by variant.
     pub ops_by_kind: BTreeMap<&'static str, u64>,
     /// Rejections predicted (and matched), by kind (`Debug` of the [`Rejection`](super::Rejection)).
@@ -70,6 +87,16 @@ impl Report {
         self.region_id_recycles += other.region_id_recycles;
         self.retired_ids_seen += other.retired_ids_seen;
         self.full_checks += other.full_checks;
+        self.compactions_that_moved += other.compactions_that_moved;
+        self.objects_moved_by_compaction += other.objects_moved_by_compaction;
+        self.blocks_released_by_compaction += other.blocks_released_by_compaction;
+        self.bulk_objects_allocated += other.bulk_objects_allocated;
+        self.largest_bulk_allocation = self
+            .largest_bulk_allocation
+            .max(other.largest_bulk_allocation);
+        self.slices_allocated += other.slices_allocated;
+        self.tracked_slice_elements_dropped += other.tracked_slice_elements_dropped;
+        self.slice_type_mismatches += other.slice_type_mismatches;
         for (&kind, &count) in &other.ops_by_kind {
             *self.ops_by_kind.entry(kind).or_default() += count;
         }

@@ -10,13 +10,19 @@
 //! per allocation, chosen by the driver) in a shared log, so the driver can
 //! check that every destroyed typed object was dropped exactly once and that
 //! no live one was.
+//!
+//! Typed slices ([`SliceKind`]) are encoded as the concatenated encodings of
+//! their elements (each `size_of::<T>()` bytes: a `u8` is itself, a `u64`
+//! its little-endian bytes, a `Tracked<0>` its token and 8 zero bytes). Each
+//! element of a tracked slice has a token of its own, so destroying the
+//! slice must drop every element exactly once.
 
 use std::mem::{align_of, needs_drop, size_of};
 use std::sync::{Arc, Mutex};
 
 use regions::typed_tag;
 
-use crate::op::TypedKind;
+use crate::op::{SliceKind, TypedKind};
 
 /// Tokens of dropped tracked values, in drop order.
 pub(crate) type DropLog = Arc<Mutex<Vec<u64>>>;
@@ -233,6 +239,148 @@ pub(crate) fn encoding_of<T: TypedValue>(value: &T) -> Vec<u8> {
     encode(&value.words(), size_of::<T>())
 }
 
+/// An element type of a typed slice.
+pub(crate) trait SliceElement: Send + Sized + 'static {
+    /// Element `index` of an `AllocSlice` whose first token is `first_token`
+    /// (tracked elements carry `first_token + index`).
+    fn element(index: usize, first_token: u64, payload: u64, log: &DropLog) -> Self;
+    /// The encoding of that element, without building it.
+    fn element_encoding(index: usize, first_token: u64, payload: u64) -> Vec<u8>;
+    /// The encoding of an element (`size_of::<Self>()` bytes).
+    fn encoding(&self) -> Vec<u8>;
+}
+
+/// Word `index` of the words seeded by `payload` (as [`spread`]).
+fn spread_word(payload: u64, index: usize) -> u64 {
+    payload.rotate_left((index as u32).wrapping_mul(7)) ^ index as u64
+}
+
+impl SliceElement for u8 {
+    fn element(index: usize, _: u64, payload: u64, _: &DropLog) -> Self {
+        spread_word(payload, index) as u8
+    }
+    fn element_encoding(index: usize, _: u64, payload: u64) -> Vec<u8> {
+        vec![spread_word(payload, index) as u8]
+    }
+    fn encoding(&self) -> Vec<u8> {
+        vec![*self]
+    }
+}
+
+impl SliceElement for u64 {
+    fn element(index: usize, _: u64, payload: u64, _: &DropLog) -> Self {
+        spread_word(payload, index)
+    }
+    fn element_encoding(index: usize, _: u64, payload: u64) -> Vec<u8> {
+        spread_word(payload, index).to_le_bytes().to_vec()
+    }
+    fn encoding(&self) -> Vec<u8> {
+        self.to_le_bytes().to_vec()
+    }
+}
+
+impl SliceElement for Tracked<0> {
+    fn element(index: usize, first_token: u64, payload: u64, log: &DropLog) -> Self {
+        Tracked::new(first_token + index as u64, payload, log)
+    }
+    fn element_encoding(index: usize, first_token: u64, payload: u64) -> Vec<u8> {
+        encode(
+            &Self::words_for(first_token + index as u64, payload),
+            size_of::<Self>(),
+        )
+    }
+    fn encoding(&self) -> Vec<u8> {
+        encoding_of(self)
+    }
+}
+
+/// Runs `$body` with the type alias `$t` bound to `$kind`'s element type.
+macro_rules! with_slice_type {
+    ($kind:expr, $t:ident => $body:expr) => {
+        match $kind {
+            $crate::op::SliceKind::Bytes => {
+                type $t = u8;
+                $body
+            }
+            $crate::op::SliceKind::Words => {
+                type $t = u64;
+                $body
+            }
+            $crate::op::SliceKind::Tracked => {
+                type $t = $crate::driver::typed::Tracked<0>;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_slice_type;
+
+/// What the model needs to know about a slice kind: per element size and
+/// alignment, and the tag and drop glue of the slice type `[T]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SliceInfo {
+    pub element_size: usize,
+    pub align: usize,
+    pub tag: u64,
+    pub needs_drop: bool,
+    pub tracked: bool,
+}
+
+fn slice_info_of<T: SliceElement>() -> SliceInfo {
+    SliceInfo {
+        element_size: size_of::<T>(),
+        align: align_of::<T>(),
+        tag: typed_tag::<[T]>().0,
+        needs_drop: needs_drop::<[T]>(),
+        tracked: needs_drop::<T>(),
+    }
+}
+
+impl SliceKind {
+    pub(crate) fn info(self) -> SliceInfo {
+        with_slice_type!(self, T => slice_info_of::<T>())
+    }
+
+    /// The kind whose slice tag is `tag`, if any.
+    pub(crate) fn of_tag(tag: u64) -> Option<SliceKind> {
+        SliceKind::ALL
+            .into_iter()
+            .find(|kind| kind.info().tag == tag)
+    }
+
+    /// The model bytes of the slice `AllocSlice` builds.
+    pub(crate) fn model_bytes(self, len: usize, first_token: u64, payload: u64) -> Vec<u8> {
+        with_slice_type!(self, T => (0..len)
+            .flat_map(|i| T::element_encoding(i, first_token, payload))
+            .collect())
+    }
+}
+
+/// The model bytes of a slice.
+pub(crate) fn slice_encoding<T: SliceElement>(values: &[T]) -> Vec<u8> {
+    values.iter().flat_map(SliceElement::encoding).collect()
+}
+
+/// The drop tokens a destroyed typed object with `tag` and model `bytes`
+/// must drop: one for a tracked value, one per element of a tracked slice,
+/// none otherwise.
+pub(crate) fn tracked_tokens(tag: u64, bytes: &[u8]) -> Vec<u64> {
+    if let Some(kind) = TypedKind::of_tag(tag) {
+        return if kind.info().tracked {
+            vec![first_word(bytes)]
+        } else {
+            Vec::new()
+        };
+    }
+    match SliceKind::of_tag(tag) {
+        Some(kind) if kind.info().tracked => bytes
+            .chunks_exact(kind.info().element_size)
+            .map(first_word)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,5 +427,62 @@ mod tests {
         for kind in TypedKind::ALL {
             with_type!(kind, T => check_encoding_agrees::<T>());
         }
+    }
+
+    fn check_slice_encoding_agrees<T: SliceElement>(kind: SliceKind) {
+        let log = DropLog::default();
+        for len in [0, 1, 5, 200] {
+            let values: Vec<T> = (0..len)
+                .map(|i| T::element(i, 40, 0xfeed_f00d, &log))
+                .collect();
+            let bytes = kind.model_bytes(len, 40, 0xfeed_f00d);
+            assert_eq!(slice_encoding(&values), bytes, "{kind:?} x {len}");
+            assert_eq!(bytes.len(), len * kind.info().element_size);
+            let tokens = tracked_tokens(kind.info().tag, &bytes);
+            drop(values);
+            let dropped = std::mem::take(&mut *log.lock().unwrap());
+            assert_eq!(tokens, dropped, "every element's token, in order");
+            if kind.info().tracked {
+                assert_eq!(tokens, (40..40 + len as u64).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn slice_model_bytes_match_the_encoding_of_the_real_slice() {
+        for kind in SliceKind::ALL {
+            with_slice_type!(kind, T => check_slice_encoding_agrees::<T>(kind));
+        }
+    }
+
+    #[test]
+    fn slice_tags_differ_from_element_tags_and_from_each_other() {
+        let mut tags: Vec<u64> = TypedKind::ALL.iter().map(|k| k.info().tag).collect();
+        tags.extend(SliceKind::ALL.iter().map(|k| k.info().tag));
+        tags.push(typed_tag::<u8>().0);
+        let distinct: std::collections::BTreeSet<u64> = tags.iter().copied().collect();
+        assert_eq!(distinct.len(), tags.len());
+        for kind in SliceKind::ALL {
+            assert_eq!(SliceKind::of_tag(kind.info().tag), Some(kind));
+            assert_eq!(TypedKind::of_tag(kind.info().tag), None);
+        }
+        let info = |kind: SliceKind| kind.info();
+        assert_eq!(
+            (
+                info(SliceKind::Bytes).element_size,
+                info(SliceKind::Bytes).align
+            ),
+            (1, 1)
+        );
+        assert_eq!(
+            (
+                info(SliceKind::Words).element_size,
+                info(SliceKind::Words).align
+            ),
+            (8, 8)
+        );
+        assert_eq!(info(SliceKind::Tracked).element_size, 16);
+        assert!(info(SliceKind::Tracked).needs_drop && info(SliceKind::Tracked).tracked);
+        assert!(!info(SliceKind::Words).needs_drop && !info(SliceKind::Bytes).tracked);
     }
 }

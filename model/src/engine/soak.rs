@@ -79,7 +79,7 @@ impl Progress {
             "soak {seconds:.0}s: {rate:.0} ops/s, {} ops, {} episodes, live {} objects {} regions",
             t.ops, self.episodes, self.live_objects, self.live_regions
         );
-        let counters: [(&str, u64); 15] = [
+        let counters: [(&str, u64); 21] = [
             ("peak_live_objects", r.peak_live_objects as u64),
             ("region_deaths", r.region_deaths),
             ("deaths_with_promotions", r.deaths_with_promotions),
@@ -98,6 +98,15 @@ impl Progress {
             ("type_mismatch_rejections", t.type_mismatch_rejections),
             ("region_id_recycles", t.region_id_recycles),
             ("retired_ids_seen", t.retired_ids_seen),
+            ("compactions_that_moved", t.compactions_that_moved),
+            ("objects_moved_by_compaction", t.objects_moved_by_compaction),
+            ("bulk_objects_allocated", t.bulk_objects_allocated),
+            ("slices_allocated", t.slices_allocated),
+            (
+                "tracked_slice_elements_dropped",
+                t.tracked_slice_elements_dropped,
+            ),
+            ("slice_type_mismatches", t.slice_type_mismatches),
         ];
         line.push_str(" | reach");
         for (name, value) in counters {
