@@ -206,6 +206,37 @@ fn slice_reads_back_in_its_own_type_only() {
     assert_eq!(report.type_mismatch_rejections, 5);
 }
 
+/// Core: typed pools were keyed by type alone, so a `[T]` longer than the
+/// first `[T]` of its region went into a chunk of the first one's size
+/// class (a heap overflow into the next chunk; `check_invariants`: "is not
+/// a chunk of slab page"). Found by the reach test as soon as slices were
+/// generated. Fix (core): a typed pool must serve one size class.
+#[test]
+fn slices_of_one_type_and_different_sizes_get_chunks_of_their_own_size() {
+    replay(&[
+        Alloc {
+            region: Region(0),
+            size: 52,
+            align_log2: 0,
+            tag: 0,
+            fill: 0,
+            mismatched_len: false,
+        },
+        AllocSlice {
+            region: Region(0),
+            kind: SliceKind::Words,
+            len: 11,
+            payload: 10152358647505765971,
+        },
+        AllocSlice {
+            region: Region(0),
+            kind: SliceKind::Words,
+            len: 31,
+            payload: 17785138044752083527,
+        },
+    ]);
+}
+
 /// Harness: every element of a tracked slice carries its own token and is
 /// dropped exactly once when the slice is destroyed: by `free`, by region
 /// death, and by dropping the registry; a retained slice survives its
