@@ -237,6 +237,43 @@ fn slices_of_one_type_and_different_sizes_get_chunks_of_their_own_size() {
     ]);
 }
 
+/// Core, same root cause as above, through promotion: a `[u64]` of 40 bytes
+/// promoted into a region whose `[u64]` pool serves 32-byte chunks (made by
+/// a 24-byte `[u64]`) was copied into one of them. A fix must cover every
+/// path that places a typed object (allocation, promotion, region death).
+#[test]
+fn a_slice_promoted_into_a_region_with_shorter_slices_of_its_type_keeps_its_size() {
+    replay(&[
+        CreateRegion { parent: Root },
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Bytes,
+            len: 113,
+            payload: 1,
+        },
+        AllocSlice {
+            region: Region(1),
+            kind: SliceKind::Words,
+            len: 3,
+            payload: 2,
+        },
+        AllocSlice {
+            region: Root,
+            kind: SliceKind::Words,
+            len: 5,
+            payload: 3,
+        },
+        Promote {
+            object: Object(2),
+            target: Region(1),
+        },
+        GetSlice {
+            object: Object(3),
+            kind: SliceKind::Words,
+        },
+    ]);
+}
+
 /// Harness: every element of a tracked slice carries its own token and is
 /// dropped exactly once when the slice is destroyed: by `free`, by region
 /// death, and by dropping the registry; a retained slice survives its
