@@ -217,7 +217,7 @@ impl Driver {
     /// destructors) and returns what the run reached.
     pub fn finish(mut self) -> Result<Report, Failure> {
         let mut mismatches = self.compare_everything();
-        let report = self.report();
+        let mut report = self.report();
         let op_index = report.ops as usize;
         let live: BTreeMap<ObjectId, _> = self
             .reference
@@ -238,7 +238,6 @@ impl Driver {
         drop(std::mem::replace(&mut self.registry, Registry::new()));
         let matched = self.logs.match_calls(&destroyed, &self.handles, None);
         mismatches.extend(matched.mismatches);
-        let mut report = report;
         report.tracked_slice_elements_dropped += matched.slice_element_drops;
         if mismatches.is_empty() {
             Ok(report)
