@@ -293,7 +293,11 @@ fn slices_of_one_type_and_different_lengths_get_chunks_of_their_size() {
     let mut reg = Registry::new();
     let region = grown_region(&mut reg);
     let other = grown_region(&mut reg);
-    let slice = |len: usize| (0..len as u64).map(|i| i * 1000 + len as u64).collect::<Vec<_>>();
+    let slice = |len: usize| {
+        (0..len as u64)
+            .map(|i| i * 1000 + len as u64)
+            .collect::<Vec<_>>()
+    };
     let mut handles: Vec<(usize, ObjectHandle)> = Vec::new();
     for len in (1..=60).chain((1..=60).rev()) {
         handles.push((len, reg.alloc_slice_copy(region, &slice(len)).unwrap()));

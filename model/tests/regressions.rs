@@ -210,7 +210,8 @@ fn slice_reads_back_in_its_own_type_only() {
 /// first `[T]` of its region went into a chunk of the first one's size
 /// class (a heap overflow into the next chunk; `check_invariants`: "is not
 /// a chunk of slab page"). Found by the reach test as soon as slices were
-/// generated. Fix (core): a typed pool must serve one size class.
+/// generated. Fixed in the core: a typed pool serves one size class (its key
+/// is the type and the class).
 #[test]
 fn slices_of_one_type_and_different_sizes_get_chunks_of_their_own_size() {
     replay(&[
@@ -240,7 +241,8 @@ fn slices_of_one_type_and_different_sizes_get_chunks_of_their_own_size() {
 /// Core, same root cause as above, through promotion: a `[u64]` of 40 bytes
 /// promoted into a region whose `[u64]` pool serves 32-byte chunks (made by
 /// a 24-byte `[u64]`) was copied into one of them. A fix must cover every
-/// path that places a typed object (allocation, promotion, region death).
+/// path that places a typed object (allocation, promotion, region death);
+/// the fix keys the pool by type and size class, which covers all three.
 #[test]
 fn a_slice_promoted_into_a_region_with_shorter_slices_of_its_type_keeps_its_size() {
     replay(&[
