@@ -2,7 +2,7 @@
 //! crate.
 //!
 //! The [`model`] module is a slow, obviously-correct executable version of
-//! the semantics in `DESIGN.md` section 2 and `docs/SEMANTICS.md`. It shares
+//! the contract in `docs/SEMANTICS.md`. It shares
 //! no code with the core and uses only std collections; it never imports
 //! `regions`.
 //!

@@ -90,8 +90,7 @@ impl Registry {
         self.insert(region, layout, tag.0)
     }
 
-    /// Allocates `value` in `region` as a typed object (DESIGN's
-    /// `alloc::<T>`). If `T` needs dropping, it is dropped in place when the
+    /// Allocates `value` in `region` as a typed object. If `T` needs dropping, it is dropped in place when the
     /// object is destroyed. On `Err`, `value` is dropped.
     ///
     /// ```
@@ -296,7 +295,7 @@ impl Registry {
         Ok(unsafe { record.bytes_mut() })
     }
 
-    /// The value of a typed object of type `T` (DESIGN's `get::<T>`).
+    /// The value of a typed object of type `T`.
     #[inline(always)]
     pub fn get_typed<T: 'static>(&self, handle: ObjectHandle) -> Result<&T> {
         let record = match self.home_record_if(handle, |tag| self.destructors.is::<T>(tag)) {

@@ -1,8 +1,7 @@
 //! The reference model of the region memory system.
 //!
-//! This is an executable copy of `DESIGN.md` section 2 ("Semantics") and
-//! `docs/SEMANTICS.md`. It is meant to be read against those two documents
-//! line by line: every public method quotes the rule it implements and the
+//! This is an executable copy of the contract in `docs/SEMANTICS.md`. It is
+//! meant to be read against that document line by line: every public method quotes the rule it implements and the
 //! error precedence it follows. It is deliberately slow and plain: std
 //! collections only, no caching, no cleverness.
 //!
@@ -23,8 +22,8 @@
 //!
 //! # Decisions where the documents leave room
 //!
-//! These are the model's readings of points DESIGN.md and SEMANTICS.md do not
-//! pin down. The core must agree with them (or the documents must be amended).
+//! These are the model's readings of points `docs/SEMANTICS.md` does not pin
+//! down. The core must agree with them (or the contract must be amended).
 //!
 //! 1. **Budget.** The byte budget is one number for the whole registry
 //!    (SEMANTICS.md: promotion never gives `BudgetExceeded` "because payload

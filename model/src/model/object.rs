@@ -1,4 +1,4 @@
-//! Object operations: DESIGN.md section 2 "Objects", SEMANTICS.md "Objects".
+//! Object operations: `docs/SEMANTICS.md` "Objects".
 
 use super::{Model, ModelError, ObjectId, ObjectState, RegionId};
 use super::{MAX_ALIGN, MAX_OBJECT_SIZE, TYPED_TAG_BIT};

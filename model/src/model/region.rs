@@ -1,4 +1,4 @@
-//! Region operations: DESIGN.md section 2 "Regions", SEMANTICS.md "Region death".
+//! Region operations: `docs/SEMANTICS.md` "Regions".
 
 use super::{Model, ModelError, ObjectId, RegionId, RegionState};
 use std::collections::BTreeSet;
