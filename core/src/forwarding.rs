@@ -10,16 +10,21 @@
 //! Old handles reach their node in one of two ways:
 //! - the old home's slot is in a live region: the slot record itself is a
 //!   forwarding record naming the node (`slot_table.rs`);
-//! - the old home's region is dead: a *ghost record* in one registry-wide
-//!   hash map keyed by `(region id, region generation, slot)` holds the
-//!   slot's generation and the node (20 bytes per record; no table per dead
-//!   region). The ghost records of one dead region incarnation form its
-//!   *ghost table*.
+//! - the old home's region is dead: a *ghost record* holds the slot's
+//!   generation and the node. The newest one of a region id sits in the
+//!   id's region slot (a [`SlotGhost`], 16 bytes the slot has anyway), so
+//!   the common case, a frame that returns one value, hashes nothing; the
+//!   others go to one registry-wide hash map keyed by `(region id, region
+//!   generation, slot)` (20 bytes per record; no table per dead region).
+//!   The ghost records of one dead region incarnation form its *ghost
+//!   table*.
 //!
 //! Nodes count the records that name them. When the object dies its node
 //! is marked dead; ghost records naming dead nodes are garbage, swept in
-//! bulk once they are half the map (amortized O(1)), and forwarding slots of
-//! live regions are freed lazily by their region (`Registry::sweep_forwarded`).
+//! bulk once they are half the map (amortized O(1)); forwarding slots of
+//! live regions are freed lazily by their region (`Registry::sweep_forwarded`),
+//! and a slot ghost when its region id is next used. Forwarding slots and
+//! slot ghosts are both counted as the node's *slot records*.
 //! A node is freed once it is dead and no record names it. So forwarding
 //! memory is proportional to the old handles of live objects.
 
@@ -41,6 +46,52 @@ pub(crate) struct GhostRecord {
     pub slot_generation: u32,
     /// The object's node.
     pub node: u32,
+}
+
+/// No node: an empty [`SlotGhost`].
+const NO_NODE: u32 = u32::MAX;
+
+/// The newest ghost record of one region id, kept in its region slot.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SlotGhost {
+    /// The generation of the dead incarnation the old handles name.
+    generation: u32,
+    slot: u32,
+    slot_generation: u32,
+    /// The object's node, or `NO_NODE`.
+    node: u32,
+}
+
+impl SlotGhost {
+    pub const EMPTY: SlotGhost = SlotGhost {
+        generation: 0,
+        slot: 0,
+        slot_generation: 0,
+        node: NO_NODE,
+    };
+
+    /// The node `handle` (of a dead incarnation) leads to, if this is its
+    /// record.
+    #[inline]
+    pub fn node_of(&self, handle: ObjectHandle) -> Option<u32> {
+        let matches = self.node != NO_NODE
+            && self.generation == handle.region().generation()
+            && self.slot == handle.slot()
+            && self.slot_generation == handle.slot_generation();
+        matches.then_some(self.node)
+    }
+
+    /// The node this record names, if it is in use.
+    pub fn node(&self) -> Option<u32> {
+        (self.node != NO_NODE).then_some(self.node)
+    }
+
+    /// The dead incarnation and slot this record stands for (region id
+    /// `id`), with its node, if it is in use.
+    pub fn entry(&self, id: u32) -> Option<(RegionHandle, u32, u32)> {
+        let region = RegionHandle::from_raw_parts(id, self.generation);
+        self.node().map(|node| (region, self.slot, node))
+    }
 }
 
 /// An old home in a dead region: `[region id, region generation, slot]`
@@ -210,10 +261,46 @@ impl Forwarding {
         self.free_if_unused(node);
     }
 
-    /// Adds a ghost record for the old home `old` in dead `region`, naming
-    /// `node` (capacity reserved). `from_slot` says it replaces a forwarding
-    /// slot of that region, which it takes over.
+    /// Adds a ghost record for slot `slot` of dying `region`, naming `node`:
+    /// in `inline` (the region slot's ghost) if that is empty or names a dead
+    /// object, else in the map (capacity reserved). `from_slot` says it
+    /// replaces a forwarding slot of that region, which it takes over.
     pub fn add_ghost(
+        &mut self,
+        inline: &mut SlotGhost,
+        region: RegionHandle,
+        slot: u32,
+        slot_generation: u32,
+        node: u32,
+        from_slot: bool,
+    ) {
+        self.clear_dead(inline);
+        if inline.node != NO_NODE {
+            self.add_map_ghost(region, slot, slot_generation, node, from_slot);
+            return;
+        }
+        *inline = SlotGhost {
+            generation: region.generation(),
+            slot,
+            slot_generation,
+            node,
+        };
+        // A slot ghost counts as a slot record: one taken over, or a new one.
+        if !from_slot {
+            self.nodes[node as usize].slot_records += 1;
+        }
+    }
+
+    /// Empties `inline` if its object is gone (its node may then be freed).
+    #[inline]
+    pub fn clear_dead(&mut self, inline: &mut SlotGhost) {
+        if inline.node != NO_NODE && self.home(inline.node).is_none() {
+            self.remove_slot_record(inline.node);
+            *inline = SlotGhost::EMPTY;
+        }
+    }
+
+    fn add_map_ghost(
         &mut self,
         region: RegionHandle,
         slot: u32,
@@ -280,14 +367,22 @@ impl Forwarding {
     }
 
     /// Number of ghost tables: dead region incarnations with a ghost record
+    /// (in the map or among `slot_ghosts`: `(incarnation, slot, node)`)
     /// that leads to a live object.
-    pub fn ghost_table_count(&self) -> usize {
-        let mut tables = HashSet::new();
-        for (key, record) in &self.ghosts {
-            if self.home(record.node).is_some() {
-                tables.insert(key.region());
-            }
-        }
+    pub fn ghost_table_count(
+        &self,
+        slot_ghosts: impl Iterator<Item = (RegionHandle, u32, u32)>,
+    ) -> usize {
+        let map = self
+            .ghosts
+            .iter()
+            .map(|(key, record)| (key.region(), record.node));
+        let slots = slot_ghosts.map(|(region, _, node)| (region, node));
+        let tables: HashSet<RegionHandle> = map
+            .chain(slots)
+            .filter(|&(_, node)| self.home(node).is_some())
+            .map(|(region, _)| region)
+            .collect();
         tables.len()
     }
 
@@ -296,7 +391,7 @@ impl Forwarding {
         self.nodes.iter().filter(|node| node.home != DEAD).count()
     }
 
-    /// Ghost records that lead to a live object.
+    /// Ghost records of the map that lead to a live object.
     pub fn live_ghost_records(&self) -> usize {
         self.ghosts
             .values()

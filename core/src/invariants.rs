@@ -15,8 +15,9 @@
 //!   holds it); every page's live count, free list and chunk tiling; the
 //!   pools' page lists; the strong, moved and dedicated counts;
 //! - forwarding: every forwarding slot names a live object's node; every
-//!   moved object's node names it as home; every ghost record names a dead
-//!   region incarnation and a node; node record counts are exact;
+//!   moved object's node names it as home; every ghost record (in the map
+//!   or a region slot) names a dead region incarnation and a node; node
+//!   record counts are exact;
 //! - the block cache: its byte count, limit and block alignment.
 
 use alloc::format;
@@ -70,6 +71,18 @@ impl Registry {
                 let mut local = Vec::new();
                 self.check_region(id as u32, &slot.region, &mut slot_records, &mut local);
                 problems.extend(local.into_iter().map(|p| format!("region {id}: {p}")));
+            }
+        }
+        for (region, slot, node) in self.slot_ghosts() {
+            *slot_records.entry(node).or_default() += 1;
+            if self.is_region_alive(region) {
+                problems.push(format!("a slot ghost names live {region} slot {slot}"));
+            }
+            match self.forwarding.home(node) {
+                Some(home) if home.region() == region => problems.push(format!(
+                    "{region} slot {slot} forwards into its own dead incarnation"
+                )),
+                _ => {}
             }
         }
         self.forwarding

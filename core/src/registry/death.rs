@@ -11,7 +11,7 @@
 //! Nothing here recurses, so any depth of nesting is fine.
 
 use super::resolve::Moving;
-use super::{Registry, Reserved};
+use super::{RegionSlot, Registry, Reserved};
 use crate::block::BlockCache;
 use crate::destructor::Destructors;
 use crate::error::{Error, Result};
@@ -173,8 +173,13 @@ impl Registry {
                 .slots
                 .aux_mut(new_home.slot())
                 .set_node(node);
-            self.forwarding
-                .add_ghost(handle, slot, old.slot_generation(), node, false);
+            let Registry {
+                regions,
+                forwarding,
+                ..
+            } = self;
+            let ghost = &mut regions[id as usize].ghost;
+            forwarding.add_ghost(ghost, handle, slot, old.slot_generation(), node, false);
             // The old chunk goes away with the dying region's pages.
             self.live_mut(id).slots.vacate(slot);
         }
@@ -189,14 +194,14 @@ impl Registry {
             forwarding,
             ..
         } = self;
-        let dying = &regions[handle.id() as usize].region;
-        for (slot, record) in dying.slots.records() {
+        let RegionSlot { region, ghost, .. } = &mut regions[handle.id() as usize];
+        for (slot, record) in region.slots.records() {
             let Occupant::Forwarded(node) = record.occupant() else {
                 continue;
             };
             if forwarding.home(node).is_some() {
                 let generation = record.generation.wrapping_sub(1);
-                forwarding.add_ghost(handle, slot, generation, node, true);
+                forwarding.add_ghost(ghost, handle, slot, generation, node, true);
             } else {
                 forwarding.remove_slot_record(node);
             }

@@ -18,7 +18,7 @@ use crate::block::BlockCache;
 use crate::config::Config;
 use crate::destructor::Destructors;
 use crate::error::{Count, Error, Found, Result};
-use crate::forwarding::Forwarding;
+use crate::forwarding::{Forwarding, SlotGhost};
 use crate::handle::{next_generation, ObjectHandle, RegionHandle};
 use crate::region::{Region, NO_PARENT, NO_REGION};
 
@@ -69,6 +69,9 @@ pub(crate) struct RegionSlot {
     generation: u32,
     /// The generation reached `MAX_GENERATION`; the id is never reused.
     pub retired: bool,
+    /// The newest ghost record of a dead incarnation of this id (see
+    /// `forwarding.rs`).
+    pub ghost: SlotGhost,
 }
 
 impl RegionSlot {
@@ -171,6 +174,7 @@ impl Registry {
             region: root,
             generation: RegionHandle::ROOT.generation(),
             retired: false,
+            ghost: SlotGhost::EMPTY,
         }];
         Registry {
             regions,
@@ -287,12 +291,15 @@ impl Registry {
                     region: Region::default(),
                     generation: 0,
                     retired: false,
+                    ghost: SlotGhost::EMPTY,
                 });
                 (self.regions.len() - 1) as u32
             }
         };
         let nursery_log2 = self.nursery_hint.log2(&self.config);
         let slot = &mut self.regions[id as usize];
+        // The id's ghost record is released once its object is gone.
+        self.forwarding.clear_dead(&mut slot.ghost);
         self.retained_bytes -= slot.region.retained_bytes();
         slot.region
             .pool
@@ -446,7 +453,7 @@ impl Registry {
     /// records still lead to a live object. A table goes away as soon as
     /// every object it forwards to has been destroyed. O(forwarding records).
     pub fn ghost_table_count(&self) -> usize {
-        self.forwarding.ghost_table_count()
+        self.forwarding.ghost_table_count(self.slot_ghosts())
     }
 
     /// Where the registry's memory is, in bytes and blocks (see [`MemoryUsage`]).
@@ -476,9 +483,23 @@ impl Registry {
             blocks_reused: self.blocks.reuses(),
             table_bytes,
             retained_bytes: self.retained_bytes,
-            forwarding_bytes: self.forwarding.table_bytes(),
-            ghost_records: self.forwarding.live_ghost_records(),
+            forwarding_bytes: self.forwarding.table_bytes()
+                + self.slot_ghosts().count() * core::mem::size_of::<SlotGhost>(),
+            ghost_records: self.forwarding.live_ghost_records()
+                + self
+                    .slot_ghosts()
+                    .filter(|&(_, _, node)| self.forwarding.home(node).is_some())
+                    .count(),
         }
+    }
+
+    /// The ghost records kept in region slots: `(dead incarnation, slot,
+    /// node)`.
+    pub(crate) fn slot_ghosts(&self) -> impl Iterator<Item = (RegionHandle, u32, u32)> + '_ {
+        self.regions
+            .iter()
+            .enumerate()
+            .filter_map(|(id, slot)| slot.ghost.entry(id as u32))
     }
 
     /// Total forwarding records visited by resolutions through `&mut self`

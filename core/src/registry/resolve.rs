@@ -8,7 +8,7 @@
 
 use core::alloc::Layout;
 
-use super::Registry;
+use super::{RegionSlot, Registry};
 use crate::destructor::Destructors;
 use crate::error::{Error, Found, Result};
 use crate::handle::{ObjectHandle, RegionHandle};
@@ -142,7 +142,7 @@ impl Registry {
                 }),
             };
         }
-        match self.forwarding.ghost(handle) {
+        match self.ghost_node(slot, handle) {
             Some(_) => Step::Forward,
             None if slot.retired => Step::Dead(Found::Retired),
             None => Step::Dead(Found::Generation {
@@ -187,9 +187,19 @@ impl Registry {
                 _ => return None,
             }
         } else {
-            self.forwarding.ghost(handle)?.node
+            self.ghost_node(slot, handle)?
         };
         self.forwarding.home(node)
+    }
+
+    /// The node the ghost record of `handle` (whose region incarnation,
+    /// in `slot`, is dead) names, if it has one.
+    #[inline]
+    fn ghost_node(&self, slot: &RegionSlot, handle: ObjectHandle) -> Option<u32> {
+        match slot.ghost.node_of(handle) {
+            Some(node) => Some(node),
+            None => Some(self.forwarding.ghost(handle)?.node),
+        }
     }
 
     /// Why `handle` (which leads to no live object) is stale.
