@@ -111,6 +111,12 @@ MUTANTS = {
         "    let _ = class;\n    u64::from(type_index) << 8\n",
         "the recent typed pools are keyed by type alone, so a longer slice of a type gets a chunk of a shorter one's size (the bug the harness found in this core)",
     ),
+    "slot-ghost-ignores-region-generation": (
+        "core/src/forwarding.rs",
+        "            && self.generation == handle.region().generation()\n",
+        "",
+        "the ghost record kept in a region slot answers for every dead incarnation of the id, so an old handle of an earlier incarnation resolves to another object",
+    ),
 }
 
 
