@@ -205,7 +205,19 @@ impl Forwarding {
 
     /// Makes sure `moves` objects can move and `ghosts` ghost records be
     /// added without allocating.
+    #[inline]
     pub fn reserve(&mut self, moves: usize, ghosts: usize) -> Result<()> {
+        // Enough free nodes means no new node, so the free list's room for
+        // every node still holds; `capacity - len` is the map's room before
+        // it grows.
+        if moves <= self.free_nodes.len() && ghosts <= self.ghosts.capacity() - self.ghosts.len() {
+            return Ok(());
+        }
+        self.grow(moves, ghosts)
+    }
+
+    #[cold]
+    fn grow(&mut self, moves: usize, ghosts: usize) -> Result<()> {
         let oom = |bytes: usize| Error::OutOfMemory { requested: bytes };
         let new_nodes = moves.saturating_sub(self.free_nodes.len());
         if self.nodes.len().saturating_add(new_nodes) >= NODE_LIMIT as usize {

@@ -94,10 +94,14 @@ impl Region {
     }
 
     /// Frees the dedicated allocations of the live objects.
+    #[inline]
     pub fn free_dedicated(&mut self) {
-        if self.pool.dedicated == 0 {
-            return;
+        if self.pool.dedicated != 0 {
+            self.free_each_dedicated();
         }
+    }
+
+    fn free_each_dedicated(&mut self) {
         for (slot, record) in self.slots.live() {
             if let Some(heap) = record.heap().filter(|heap| heap.page == DEDICATED_PAGE) {
                 let align = self.slots.aux(slot).align();

@@ -232,14 +232,22 @@ impl Drop for Teardown<'_> {
 
 /// Runs the destructor of every live object of a region that is no longer
 /// in the registry (dead, or being dropped with the registry).
+#[inline]
 pub(crate) fn run_destructors(
     destructors: &mut Destructors,
     region_handle: RegionHandle,
     region: &mut Region,
 ) {
-    if destructors.is_empty() {
-        return;
+    if !destructors.is_empty() {
+        run_each_destructor(destructors, region_handle, region);
     }
+}
+
+fn run_each_destructor(
+    destructors: &mut Destructors,
+    region_handle: RegionHandle,
+    region: &mut Region,
+) {
     for slot in 0..region.slots.len() as u32 {
         let record = region.slots.record_mut(slot);
         if !record.is_live() {
