@@ -309,7 +309,11 @@ impl Registry {
 
     #[inline(never)]
     fn get_typed_slow<T: 'static>(&self, handle: ObjectHandle) -> Result<&Record> {
-        let record = self.record(handle)?;
+        // Off the fast path the handle is most often an old one.
+        let record = match self.forwarded_home(handle) {
+            Some(home) => self.record_at(home),
+            None => self.record(handle)?,
+        };
         self.typed_only::<T>(handle, record)?;
         Ok(record)
     }
