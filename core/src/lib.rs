@@ -72,7 +72,7 @@
 //!
 //! **Arena memory.** A region's first heap objects share one *nursery*
 //! block (bump allocation, sized from the regions that died before it,
-//! 128 B to 16 KiB), so a small region costs one block. A region that
+//! 128 B to 64 KiB), so a small region costs one block. A region that
 //! outgrows it gets slab pools (one per size class — 19 classes up to
 //! 1 KiB — and one per Rust type and class, so values of a type sit
 //! together) and a large-object pool (boundary-tagged chunks that

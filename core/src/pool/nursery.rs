@@ -30,8 +30,8 @@ use crate::config::{Config, FIRST_BLOCK_LOG2};
 use crate::error::Result;
 
 /// log2 of the largest nursery.
-const MAX_NURSERY_LOG2: u8 = 14;
-/// The largest nursery: 16 KiB.
+const MAX_NURSERY_LOG2: u8 = 16;
+/// The largest nursery: 64 KiB.
 pub(crate) const MAX_NURSERY: usize = 1 << MAX_NURSERY_LOG2;
 
 /// What the registry remembers about the regions that died, to size the
