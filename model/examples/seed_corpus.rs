@@ -53,6 +53,10 @@ fn features(report: &Report) -> BTreeSet<String> {
             "destructor on region death",
             report.destructor_calls_on_region_death > 0,
         ),
+        (
+            "weakly held object destroyed by region death",
+            report.reach.weakly_held_destroyed_by_death > 0,
+        ),
         ("stale handle rejected", report.stale_rejections > 0),
         (
             "fabricated handle rejected",

@@ -76,6 +76,7 @@ impl Report {
             .max_promotions_of_one_object
             .max(o.max_promotions_of_one_object);
         r.destructor_calls += o.destructor_calls;
+        r.weakly_held_destroyed_by_death += o.weakly_held_destroyed_by_death;
         self.ops += other.ops;
         self.max_region_depth = self.max_region_depth.max(other.max_region_depth);
         self.forwarded_resolutions += other.forwarded_resolutions;

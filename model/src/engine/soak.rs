@@ -79,7 +79,7 @@ impl Progress {
             "soak {seconds:.0}s: {rate:.0} ops/s, {} ops, {} episodes, live {} objects {} regions",
             t.ops, self.episodes, self.live_objects, self.live_regions
         );
-        let counters: [(&str, u64); 21] = [
+        let counters: [(&str, u64); 22] = [
             ("peak_live_objects", r.peak_live_objects as u64),
             ("region_deaths", r.region_deaths),
             ("deaths_with_promotions", r.deaths_with_promotions),
@@ -87,6 +87,10 @@ impl Progress {
             ("manual_promotions", r.manual_promotions),
             ("max_moves_of_one_object", r.max_promotions_of_one_object),
             ("destructor_calls", t.destructor_calls),
+            (
+                "weakly_held_destroyed_by_death",
+                r.weakly_held_destroyed_by_death,
+            ),
             (
                 "destructor_calls_on_death",
                 t.destructor_calls_on_region_death,

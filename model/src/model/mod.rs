@@ -230,6 +230,10 @@ pub struct Reach {
     pub max_promotions_of_one_object: u64,
     /// Number of destroyed objects for which a destructor ran.
     pub destructor_calls: u64,
+    /// Objects destroyed by their region's death while weak handles to them
+    /// were out (strong count 0, weak count > 0): a later `upgrade` of
+    /// those handles must fail.
+    pub weakly_held_destroyed_by_death: u64,
 }
 
 /// The whole registry: a tree of regions under a permanent root, the live

@@ -94,16 +94,17 @@ impl Model {
     /// Objects in descendants of `dying` are not touched. Returns how many
     /// objects moved.
     fn evacuate_objects(&mut self, dying: RegionId, parent: RegionId) -> u64 {
-        let homed: Vec<(ObjectId, u32)> = self
+        let homed: Vec<(ObjectId, u32, u32)> = self
             .objects_in(dying)
-            .map(|(id, state)| (id, state.strong))
+            .map(|(id, state)| (id, state.strong, state.weak))
             .collect();
         let mut promoted = 0;
-        for (o, strong) in homed {
+        for (o, strong, weak) in homed {
             if strong > 0 {
                 self.move_object(o, parent);
                 promoted += 1;
             } else {
+                self.reach.weakly_held_destroyed_by_death += u64::from(weak > 0);
                 self.destroy(o);
             }
         }
