@@ -15,6 +15,9 @@ pub const DEFAULT_ARENA_BLOCK_SIZE: usize = 64 * 1024;
 pub const FIRST_BLOCK_SIZE: usize = 128;
 /// Bytes of free blocks the registry keeps for reuse when none is configured.
 pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 4 << 20;
+/// The largest nursery (a region's first, bump-allocated block) when none
+/// is configured.
+pub const DEFAULT_MAX_NURSERY_BYTES: usize = 64 * 1024;
 
 /// log2 of [`FIRST_BLOCK_SIZE`].
 pub(crate) const FIRST_BLOCK_LOG2: u8 = FIRST_BLOCK_SIZE.trailing_zeros() as u8;
@@ -30,6 +33,8 @@ pub(crate) struct Config {
     /// Free blocks and dead regions' table capacity kept for reuse, in bytes;
     /// above it memory goes back to the global allocator.
     pub cache_bytes: usize,
+    /// log2 of the largest nursery, or `None`: regions have no nursery.
+    pub max_nursery_log2: Option<u8>,
 }
 
 impl Default for Config {
@@ -37,6 +42,7 @@ impl Default for Config {
         Config {
             max_block_log2: DEFAULT_ARENA_BLOCK_SIZE.trailing_zeros() as u8,
             cache_bytes: DEFAULT_BLOCK_CACHE_BYTES,
+            max_nursery_log2: Some(DEFAULT_MAX_NURSERY_BYTES.trailing_zeros() as u8),
         }
     }
 }
@@ -87,6 +93,23 @@ impl RegistryBuilder {
     /// `0` disables the cache.
     pub fn block_cache_bytes(mut self, bytes: usize) -> Self {
         self.config.cache_bytes = bytes;
+        self
+    }
+
+    /// The largest *nursery*: the block a region's first heap objects share
+    /// by bump allocation, sized from the regions that died before (see the
+    /// crate documentation). Rounded down to a power of two and clamped to
+    /// [`FIRST_BLOCK_SIZE`]`..=` the arena block size; `0` gives regions no
+    /// nursery, so every heap object goes to its size class or type pool
+    /// from the start (what a region that outgrows its nursery does anyway).
+    pub fn nursery_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_nursery_log2 = match bytes {
+            0 => None,
+            bytes => {
+                let floor = usize::BITS - 1 - bytes.leading_zeros();
+                Some((floor as u8).max(FIRST_BLOCK_LOG2))
+            }
+        };
         self
     }
 

@@ -122,8 +122,8 @@ mod size_class;
 mod slot_table;
 
 pub use config::{
-    RegistryBuilder, DEFAULT_ARENA_BLOCK_SIZE, DEFAULT_BLOCK_CACHE_BYTES, FIRST_BLOCK_SIZE,
-    MAX_ARENA_BLOCK_SIZE, MIN_ARENA_BLOCK_SIZE,
+    RegistryBuilder, DEFAULT_ARENA_BLOCK_SIZE, DEFAULT_BLOCK_CACHE_BYTES,
+    DEFAULT_MAX_NURSERY_BYTES, FIRST_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE, MIN_ARENA_BLOCK_SIZE,
 };
 pub use destructor::{typed_tag, Destructor};
 pub use error::{Count, Error, ErrorKind, Found, Result};

@@ -37,6 +37,31 @@ fn a_small_region_costs_one_block() {
 }
 
 #[test]
+fn the_nursery_limit_is_configurable_down_to_none() {
+    for (limit, largest) in [(0, 0), (256, 256), (1000, 512)] {
+        let mut reg = Registry::builder().nursery_bytes(limit).build();
+        // Large regions before push the nursery size up to the limit.
+        for _ in 0..2 {
+            let frame = reg.create_region(reg.root()).unwrap();
+            for _ in 0..100 {
+                raw(&mut reg, frame, &[1; 64], 8);
+            }
+            reg.release_region(frame).unwrap();
+        }
+        let frame = reg.create_region(reg.root()).unwrap();
+        raw(&mut reg, frame, &[1; 16 * 4], 8);
+        let first_block = reg.memory_usage().page_bytes;
+        if largest == 0 {
+            // No nursery: the object went to a slab page of its class.
+            assert_eq!(first_block, 256, "a first slab page of four 64-byte chunks");
+        } else {
+            assert_eq!(first_block, largest, "limit {limit}");
+        }
+        assert_consistent(&reg);
+    }
+}
+
+#[test]
 fn the_next_region_gets_a_nursery_sized_like_the_last_ones() {
     let mut reg = Registry::new();
     for _ in 0..3 {

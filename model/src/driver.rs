@@ -103,11 +103,16 @@ pub use outcome::Rejection;
 pub use reference::{Reference, UNKNOWN_OBJECT, UNKNOWN_REGION};
 pub use report::Report;
 
-/// Arena block size of the driver's registries: the smallest the core
-/// accepts, so that modest object sizes reach every placement (inline <= 16
-/// bytes, arena <= 256, dedicated above) and regions often fill more than one
-/// arena block (free chunks must then name the right arena).
+/// Arena block size of the driver's registries: small, so that modest
+/// object sizes reach every placement (inline <= 16 bytes, slab classes up
+/// to 1 KiB, the large-object pool up to 4 KiB, dedicated above) and regions
+/// often fill more than one page.
 pub const ARENA_BLOCK_SIZE: usize = 16 * 1024;
+/// Largest nursery of the driver's registries: small, so that regions soon
+/// outgrow it and the size-class, type and large pools (where pages fill,
+/// reopen and coalesce) see most objects, as they do in a long-lived region;
+/// the nursery still takes every region's first objects.
+pub const NURSERY_BYTES: usize = 256;
 /// Default number of ops between two full comparisons.
 pub const DEFAULT_FULL_CHECK_EVERY: usize = 16;
 
@@ -157,10 +162,12 @@ impl std::fmt::Debug for Driver {
 }
 
 impl Driver {
-    /// A fresh model and a fresh registry with [`ARENA_BLOCK_SIZE`] blocks.
+    /// A fresh model and a fresh registry with [`ARENA_BLOCK_SIZE`] blocks
+    /// and nurseries of at most [`NURSERY_BYTES`].
     pub fn new() -> Self {
         let registry = Registry::builder()
             .arena_block_size(ARENA_BLOCK_SIZE)
+            .nursery_bytes(NURSERY_BYTES)
             .build();
         let reference = Reference::new();
         let handles = Handles::new(registry.root(), reference.model().root());

@@ -219,7 +219,9 @@ impl Pool {
                 self.dedicated += 1;
                 (data, DEDICATED_PAGE)
             }
-            Placement::Slab(_) | Placement::Large if self.may_open_nursery() => {
+            Placement::Slab(_) | Placement::Large
+                if config.max_nursery_log2.is_some() && self.may_open_nursery() =>
+            {
                 let log2 = self.nursery_log2;
                 self.open_nursery(log2, layout.size(), layout.align(), config, cache)?;
                 let data = self

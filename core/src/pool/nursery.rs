@@ -17,8 +17,9 @@
 //! The nursery's size adapts: when a region dies, the registry remembers
 //! how many heap bytes it used (decaying slowly), and the next region's
 //! nursery is that size rounded up to a power of two, between
-//! `FIRST_BLOCK_SIZE` and [`MAX_NURSERY`] — so a stream of similar regions
-//! each takes exactly one block of the right size.
+//! `FIRST_BLOCK_SIZE` and the configured limit (`RegistryBuilder::
+//! nursery_bytes`, 64 KiB by default) — so a stream of similar regions each
+//! takes exactly one block of the right size.
 
 use core::ptr::NonNull;
 
@@ -28,11 +29,6 @@ use crate::arith::align_up;
 use crate::block::BlockCache;
 use crate::config::{Config, FIRST_BLOCK_LOG2};
 use crate::error::Result;
-
-/// log2 of the largest nursery.
-const MAX_NURSERY_LOG2: u8 = 16;
-/// The largest nursery: 64 KiB.
-pub(crate) const MAX_NURSERY: usize = 1 << MAX_NURSERY_LOG2;
 
 /// What the registry remembers about the regions that died, to size the
 /// next nursery.
@@ -57,10 +53,15 @@ impl NurseryHint {
         self.bytes = bytes.max(self.bytes - self.bytes / 32);
     }
 
-    /// log2 of the nursery size for a new region.
+    /// log2 of the nursery size for a new region (`config` permitting a
+    /// nursery).
     pub fn log2(&self, config: &Config) -> u8 {
-        let bytes = self.bytes.clamp(1 << FIRST_BLOCK_LOG2, MAX_NURSERY);
-        (bytes.next_power_of_two().trailing_zeros() as u8).min(config.max_block_log2)
+        let limit = config
+            .max_nursery_log2
+            .unwrap_or(FIRST_BLOCK_LOG2)
+            .min(config.max_block_log2);
+        let wanted = self.bytes.max(1 << FIRST_BLOCK_LOG2).next_power_of_two();
+        (wanted.trailing_zeros() as u8).min(limit)
     }
 }
 
