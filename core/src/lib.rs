@@ -72,14 +72,15 @@
 //!
 //! **Arena memory.** A region's first heap objects share one *nursery*
 //! block (bump allocation, sized from the regions that died before it,
-//! 128 B to 64 KiB), so a small region costs one block. A region that
-//! outgrows it gets slab pools (one per size class — 19 classes up to
-//! 1 KiB — and one per Rust type and class, so values of a type sit
-//! together) and a large-object pool (boundary-tagged chunks that
-//! coalesce with free neighbours); objects above a quarter of the largest
-//! block get their own allocation. Blocks come from a registry-wide cache and go back to it when
-//! they empty or their region dies; a dead region's tables and nursery stay
-//! for the next region that takes its id. So once warm, allocating, freeing,
+//! 128 B to 64 KiB by default, see [`RegistryBuilder::nursery_bytes`]), so
+//! a small region costs one block. A region that outgrows it gets slab
+//! pools (one per size class — 19 classes up to 1 KiB — and one per Rust
+//! type and class, so values of a type sit together) and a large-object
+//! pool (boundary-tagged chunks that coalesce with free neighbours);
+//! objects above a quarter of the largest block get their own allocation.
+//! Blocks come from a registry-wide cache and go back to it when they empty
+//! or their region dies; a dead region's tables and nursery stay for the
+//! next region that takes its id. So once warm, allocating, freeing,
 //! and creating and releasing regions make no call to the global allocator.
 //!
 //! **Forwarding.** An object that moves gets a 24-byte *node* holding its
