@@ -3,6 +3,11 @@
 //! regions, or for returning a value through a frame's death. Counted with a
 //! global allocator that counts the calls made by the current thread
 //! (counting is deterministic; nothing here is timed).
+//!
+//! Not built with `small-generations`: there a slot or region id retires
+//! after two uses, so every few rounds need fresh ones and the tables grow;
+//! with real generations (2^31 uses) that never happens in practice.
+#![cfg(not(feature = "small-generations"))]
 
 use core::alloc::Layout;
 use std::alloc::{GlobalAlloc, System};

@@ -137,11 +137,17 @@ impl Registry {
             retained_bytes,
             ..
         } = self;
-        let dying = &mut regions[id as usize].region;
+        let RegionSlot {
+            region: dying,
+            retired,
+            ..
+        } = &mut regions[id as usize];
         // Its tables and its nursery page stay for the next region that
-        // takes the id, while the cache's high-water mark allows.
-        let keep = *retained_bytes + dying.table_bytes() + dying.pool.nursery_page_bytes()
-            <= config.cache_bytes;
+        // takes the id (unless the id retired: none will), while the cache's
+        // high-water mark allows.
+        let keep = !*retired
+            && *retained_bytes + dying.table_bytes() + dying.pool.nursery_page_bytes()
+                <= config.cache_bytes;
         let teardown = Teardown {
             region: dying,
             blocks,
