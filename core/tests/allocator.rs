@@ -87,8 +87,9 @@ fn blocks_are_recycled_across_regions_up_to_the_high_water_mark() {
     let churn = |reg: &mut Registry| {
         for _ in 0..scaled(20, 3) {
             let region = reg.create_region(reg.root()).unwrap();
+            // 100 KB or more: past the largest nursery, into slab pages.
             for i in 0..scaled(2000, 500) {
-                raw(reg, region, &[i as u8; 48], 8);
+                raw(reg, region, &[i as u8; 200], 8);
             }
             reg.release_region(region).unwrap();
         }
