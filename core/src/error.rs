@@ -56,6 +56,24 @@ impl fmt::Display for Count {
     }
 }
 
+/// Which budget an allocation would exceed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// The registry-wide budget ([`Registry::set_budget`](crate::Registry::set_budget)).
+    Registry,
+    /// The budget of this region ([`Registry::create_region_with_budget`](crate::Registry::create_region_with_budget)).
+    Region(RegionHandle),
+}
+
+impl fmt::Display for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Budget::Registry => f.write_str("the registry's budget"),
+            Budget::Region(region) => write!(f, "the budget of {region}"),
+        }
+    }
+}
+
 /// Every way an operation can fail. A failed operation changes nothing.
 ///
 /// `Display` names the handle values and the state found; [`Error::kind`]
@@ -127,12 +145,15 @@ pub enum Error {
         /// The colliding tag.
         tag: TypeTag,
     },
-    /// The live payload budget would be exceeded.
+    /// A payload budget would be exceeded.
     BudgetExceeded {
-        /// Bytes the operation needed.
-        requested: usize,
-        /// Bytes still available under the budget.
-        available: usize,
+        /// The budget.
+        budget: Budget,
+        /// Payload bytes the operation needed.
+        requested: u64,
+        /// Payload bytes still available under the budget (0 if a region
+        /// death already took its region over it).
+        available: u64,
     },
     /// The global allocator refused memory.
     OutOfMemory {
@@ -227,11 +248,14 @@ impl fmt::Display for Error {
                 write!(f, "{tag} is already used by another Rust type")
             }
             Error::BudgetExceeded {
+                budget,
                 requested,
                 available,
             } => write!(
                 f,
-                "{requested} bytes requested but only {available} remain in the budget"
+                "{requested} bytes requested but only {available} remain in {budget} \
+                 (over by {})",
+                requested.saturating_sub(*available)
             ),
             Error::OutOfMemory { requested } => {
                 write!(f, "the allocator refused {requested} bytes")

@@ -18,7 +18,10 @@
 //!   moved object's node names it as home; every ghost record (in the map
 //!   or a region slot) names a dead region incarnation and a node; node
 //!   record counts are exact;
-//! - the block cache: its byte count, limit and block alignment.
+//! - the block cache: its byte count, limit and block alignment;
+//! - accounting: the registry's payload and object counts are the sums of
+//!   the regions'; region budgets belong to live, flagged regions; peaks
+//!   are at least the current figures.
 
 use alloc::format;
 use alloc::string::String;
@@ -100,10 +103,45 @@ impl Registry {
             ));
         }
         self.blocks.check(&mut problems);
+        self.check_accounts(&mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
             Err(InvariantViolations(problems))
+        }
+    }
+
+    /// The registry-wide payload and object counts are the sums over the
+    /// live regions; exactly the live regions flagged `budgeted` have a
+    /// budget.
+    fn check_accounts(&self, problems: &mut Vec<String>) {
+        let (mut objects, mut bytes, mut budgeted) = (0u64, 0u64, 0usize);
+        for (id, slot) in self.regions.iter().enumerate() {
+            if slot.is_live() {
+                objects += slot.region.slots.live_len() as u64;
+                bytes += slot.region.slots.live_bytes();
+            }
+            let has_budget = self.accounts.region_budget(id as u32).is_some();
+            if slot.is_budgeted() != has_budget || (slot.is_budgeted() && !slot.is_live()) {
+                problems.push(format!(
+                    "region {id}: budget flag and budget table disagree"
+                ));
+            }
+            budgeted += usize::from(slot.is_budgeted());
+        }
+        let accounts = &self.accounts;
+        if (objects, bytes) != (accounts.live_objects, accounts.live_bytes) {
+            problems.push(format!(
+                "regions hold {objects} objects of {bytes} payload bytes but the registry \
+                 counts {} of {}",
+                accounts.live_objects, accounts.live_bytes
+            ));
+        }
+        if budgeted != accounts.region_budgets.len() {
+            problems.push("a region budget belongs to no budgeted region".into());
+        }
+        if accounts.peak_objects < objects || accounts.peak_bytes < bytes {
+            problems.push("a peak is below the current figure".into());
         }
     }
 
@@ -116,7 +154,7 @@ impl Registry {
         let mut free_seen = vec![false; self.regions.len()];
         for &id in &self.free_region_ids {
             match self.regions.get(id as usize) {
-                Some(slot) if !slot.is_live() && !slot.retired && !free_seen[id as usize] => {
+                Some(slot) if !slot.is_live() && !slot.is_retired() && !free_seen[id as usize] => {
                     free_seen[id as usize] = true;
                 }
                 _ => problems.push(format!(
@@ -128,7 +166,7 @@ impl Registry {
         for (id, slot) in self.regions.iter().enumerate() {
             let region = &slot.region;
             if !slot.is_live() {
-                if !slot.retired && !free_seen[id] {
+                if !slot.is_retired() && !free_seen[id] {
                     problems.push(format!("dead region id {id} is neither free nor retired"));
                 }
                 let pages = region.pool.page_count();

@@ -108,6 +108,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod accounting;
 mod arith;
 mod block;
 mod config;
@@ -121,17 +122,19 @@ mod region;
 mod registry;
 mod size_class;
 mod slot_table;
+mod stats;
 
 pub use config::{
     RegistryBuilder, DEFAULT_ARENA_BLOCK_SIZE, DEFAULT_BLOCK_CACHE_BYTES,
     DEFAULT_MAX_NURSERY_BYTES, FIRST_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE, MIN_ARENA_BLOCK_SIZE,
 };
 pub use destructor::{typed_tag, Destructor};
-pub use error::{Count, Error, ErrorKind, Found, Result};
+pub use error::{Budget, Count, Error, ErrorKind, Found, Result};
 pub use handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle, MAX_GENERATION};
 pub use invariants::InvariantViolations;
 pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};
 pub use registry::{MemoryUsage, Registry};
+pub use stats::{GlobalStats, Occupancy, RegionStats};
 
 /// The largest object size, in bytes.
 pub const MAX_OBJECT_SIZE: usize = (1 << 31) - 1;

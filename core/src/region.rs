@@ -36,6 +36,12 @@ pub(crate) struct Region {
     pub strong_objects: u32,
     /// Live objects with a forwarding node (they moved here).
     pub moved_objects: u32,
+    /// The region has a budget (in `Accounts::region_budgets`).
+    pub budgeted: bool,
+    /// The id reached its last generation and is never reused (set on the
+    /// dead tables; kept here, in the padding, so that a region slot stays
+    /// three cache lines).
+    pub retired: bool,
 }
 
 impl Default for Region {
@@ -50,6 +56,8 @@ impl Default for Region {
             refcount: 0,
             strong_objects: 0,
             moved_objects: 0,
+            budgeted: false,
+            retired: false,
         }
     }
 }

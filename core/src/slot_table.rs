@@ -299,8 +299,12 @@ pub(crate) struct SlotTable {
     /// Forwarded records.
     forwarded: u32,
     /// Records both arrays have room for: `min(records.capacity(),
-    /// aux.capacity())`, kept so the allocation path reads one field.
-    room: usize,
+    /// aux.capacity())`, kept so the allocation path reads one field
+    /// (slot ids are `u32`, so it fits one).
+    room: u32,
+    /// Sum of the sizes of the live objects: the region's payload bytes,
+    /// what budgets count.
+    bytes: u64,
 }
 
 impl Default for SlotTable {
@@ -313,6 +317,7 @@ impl Default for SlotTable {
             live: 0,
             forwarded: 0,
             room: 0,
+            bytes: 0,
         }
     }
 }
@@ -359,6 +364,12 @@ impl SlotTable {
         self.live as usize
     }
 
+    /// Payload bytes of the live objects (the sum of their sizes).
+    #[inline]
+    pub fn live_bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// Number of forwarded records.
     pub fn forwarded_len(&self) -> usize {
         self.forwarded as usize
@@ -390,7 +401,7 @@ impl SlotTable {
     /// Whether `count` more objects fit without growing the table.
     #[inline(always)]
     pub fn has_room_for(&self, count: usize) -> bool {
-        count <= self.free as usize + (self.room - self.records.len())
+        count <= self.free as usize + (self.room as usize - self.records.len())
     }
 
     /// Makes room so that `count` calls to [`occupy`](Self::occupy) cannot
@@ -421,8 +432,14 @@ impl SlotTable {
             .try_reserve_exact(capacity - len)
             .map_err(oom)?;
         self.aux.try_reserve_exact(capacity - len).map_err(oom)?;
-        self.room = self.records.capacity().min(self.aux.capacity());
+        self.room = Self::room_of(&self.records, &self.aux);
         Ok(())
+    }
+
+    /// What `room` must be for these arrays: their common capacity, capped
+    /// at the slot-id space.
+    fn room_of(records: &Vec<Record>, aux: &Vec<Aux>) -> u32 {
+        records.capacity().min(aux.capacity()).min(NO_SLOT as usize) as u32
     }
 
     /// Puts a new live object in a free slot (or a new one; room must have
@@ -444,6 +461,7 @@ impl SlotTable {
             None
         };
         self.live += 1;
+        self.bytes += u64::from(size & !HEAP);
         let (slot, generation) = if self.free_head != NO_SLOT {
             let slot = self.free_head;
             debug_assert!((slot as usize) < self.records.len());
@@ -466,7 +484,7 @@ impl SlotTable {
             (slot, generation)
         } else {
             let slot = self.records.len();
-            assert!(slot < self.room, "occupy without reserved room");
+            assert!(slot < self.room as usize, "occupy without reserved room");
             // SAFETY: room was reserved in both arrays (checked above); the
             // new element is written before the length covers it.
             unsafe {
@@ -517,6 +535,7 @@ impl SlotTable {
         record.generation = record.generation.wrapping_add(1);
         self.put_vacant(slot, last);
         self.live -= 1;
+        self.bytes -= vacated.size as u64;
         vacated
     }
 
@@ -543,6 +562,7 @@ impl SlotTable {
         self.forwarded += 1;
         let record = &mut self.records[slot as usize];
         debug_assert!(record.is_live());
+        self.bytes -= record.size() as u64;
         record.generation = record.generation.wrapping_add(1);
         record.size = 0;
         record.tag = VACANT_FORWARDED;
@@ -568,6 +588,7 @@ impl SlotTable {
         self.free = 0;
         self.live = 0;
         self.forwarded = 0;
+        self.bytes = 0;
     }
 
     /// Gives the capacity back (the table must be empty).
@@ -634,9 +655,16 @@ impl SlotTable {
             problems.push(alloc::format!("{free} free records but {listed} listed"));
         }
         if self.aux.len() != self.records.len()
-            || self.room != self.records.capacity().min(self.aux.capacity())
+            || self.room != Self::room_of(&self.records, &self.aux)
         {
             problems.push("the aux array is not parallel to the records".into());
+        }
+        let bytes: u64 = self.live().map(|(_, record)| record.size() as u64).sum();
+        if bytes != self.bytes {
+            problems.push(alloc::format!(
+                "live objects hold {bytes} payload bytes but the table counts {}",
+                self.bytes
+            ));
         }
     }
 }

@@ -363,6 +363,14 @@ impl Driver {
         let mut extras = CoreExtras::default();
         let outcome = match *op {
             Op::CreateRegion { parent } => Outcome::Region(reg.create_region(parent).map_err(err)),
+            Op::CreateRegionWithBudget { parent, budget } => Outcome::Region(
+                reg.create_region_with_budget(parent, u64::from(budget))
+                    .map_err(err),
+            ),
+            Op::SetBudget { budget } => {
+                reg.set_budget(budget.map(u64::from));
+                Outcome::Done(Ok(()))
+            }
             Op::RetainRegion { region } => Outcome::Done(reg.retain_region(region).map_err(err)),
             Op::ReleaseRegion { region } => Outcome::Flag(reg.release_region(region).map_err(err)),
             Op::WithRegion { parent, size, keep } => {
@@ -598,9 +606,11 @@ impl Driver {
         let mut regions = Vec::new();
         let mut objects = Vec::new();
         match (op, &prediction.outcome, found) {
-            (Op::CreateRegion { .. }, Outcome::Region(Ok(r)), Outcome::Region(Ok(h))) => {
-                regions.push((*h, *r))
-            }
+            (
+                Op::CreateRegion { .. } | Op::CreateRegionWithBudget { .. },
+                Outcome::Region(Ok(r)),
+                Outcome::Region(Ok(h)),
+            ) => regions.push((*h, *r)),
             (
                 Op::Alloc { .. } | Op::AllocTyped { .. } | Op::AllocSlice { .. },
                 Outcome::Object(Ok(o)),
@@ -746,6 +756,7 @@ impl Driver {
         for &o in &prediction.touched_objects {
             comparison.object(o);
         }
+        comparison.global_stats();
         comparison.mismatches
     }
 

@@ -421,6 +421,22 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         /// Pass one byte more than `count * size`.
         mismatched_len: bool,
     },
+    /// `set_budget(budget)`: the registry-wide payload budget in bytes
+    /// (`None` removes it). Mostly small, so later allocations hit it.
+    SetBudget {
+        /// The budget.
+        #[arbitrary(with = arbitrary_budget)]
+        budget: Option<u16>,
+    },
+    /// `create_region_with_budget(parent, budget)`: a child whose own
+    /// objects may hold at most `budget` payload bytes.
+    CreateRegionWithBudget {
+        /// The parent.
+        parent: R,
+        /// The region's budget in bytes (mostly small).
+        #[arbitrary(with = arbitrary_region_budget)]
+        budget: u16,
+    },
 }
 
 impl<R, O, W> Op<R, O, W> {
@@ -438,6 +454,11 @@ impl<R, O, W> Op<R, O, W> {
             CreateRegion { parent } => CreateRegion {
                 parent: region(parent),
             },
+            CreateRegionWithBudget { parent, budget } => CreateRegionWithBudget {
+                parent: region(parent),
+                budget: *budget,
+            },
+            SetBudget { budget } => SetBudget { budget: *budget },
             RetainRegion { region: r } => RetainRegion { region: region(r) },
             ReleaseRegion { region: r } => ReleaseRegion { region: region(r) },
             WithRegion { parent, size, keep } => WithRegion {
@@ -600,6 +621,8 @@ impl<R, O, W> Op<R, O, W> {
             AllocSlice { .. } => "AllocSlice",
             GetSlice { .. } => "GetSlice",
             AllocBulk { .. } => "AllocBulk",
+            SetBudget { .. } => "SetBudget",
+            CreateRegionWithBudget { .. } => "CreateRegionWithBudget",
         }
     }
 }
@@ -616,7 +639,7 @@ pub enum Operand<R, O, W> {
 }
 
 /// Number of op variants (the length of [`Op::kind_name`]'s range).
-pub const OP_KINDS: usize = 27;
+pub const OP_KINDS: usize = 29;
 
 /// How many handles of each kind the driver has seen: the valid index range
 /// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
@@ -721,6 +744,11 @@ const COMPACT_BYTES_CLASSES: [(u32, u16, u16); 4] = [
     (3, COMPACT_UNLIMITED, COMPACT_UNLIMITED),
     (1, 65, COMPACT_UNLIMITED - 1),
 ];
+/// Budgets (registry-wide and per region), in bytes: tight (a few objects
+/// fit), moderate (a page or so) and loose.
+const BUDGET_CLASSES: [(u32, u16, u16); 3] = [(4, 0, 256), (3, 257, 4096), (1, 4097, u16::MAX)];
+/// One `SetBudget` in this many removes the budget.
+const NO_BUDGET_ODDS: u32 = 3;
 /// Raw tags: a few small ones (so destructor registrations collide), rarely a reserved one.
 const RAW_TAGS: [u64; 4] = [0, 1, 2, 3];
 /// One raw tag in this many is reserved.
@@ -769,6 +797,18 @@ fn arbitrary_bulk_count(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
 fn arbitrary_compact_bytes(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
     let (low, high) = pick_class(u, &COMPACT_BYTES_CLASSES)?;
     u.int_in_range(low..=high)
+}
+
+fn arbitrary_region_budget(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
+    let (low, high) = pick_class(u, &BUDGET_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn arbitrary_budget(u: &mut Unstructured<'_>) -> arbitrary::Result<Option<u16>> {
+    if u.ratio(1, NO_BUDGET_ODDS)? {
+        return Ok(None);
+    }
+    arbitrary_region_budget(u).map(Some)
 }
 
 fn arbitrary_tag(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
@@ -844,6 +884,18 @@ fn bulk_count_strategy() -> BoxedStrategy<u8> {
 
 fn compact_bytes_strategy() -> BoxedStrategy<u16> {
     class_strategy(&COMPACT_BYTES_CLASSES)
+}
+
+fn region_budget_strategy() -> BoxedStrategy<u16> {
+    class_strategy(&BUDGET_CLASSES)
+}
+
+fn budget_strategy() -> BoxedStrategy<Option<u16>> {
+    prop_oneof![
+        1 => Just(None),
+        NO_BUDGET_ODDS - 1 => region_budget_strategy().prop_map(Some),
+    ]
+    .boxed()
 }
 
 fn slice_kind_strategy() -> BoxedStrategy<SliceKind> {
@@ -982,6 +1034,9 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
             .prop_map(|(region, size, align_log2, tag, count, fill, mismatched_len)| Op::AllocBulk {
                 region, size, align_log2, tag, count, fill, mismatched_len,
             }),
+        1 => budget_strategy().prop_map(|budget| Op::SetBudget { budget }),
+        2 => (region(), region_budget_strategy())
+            .prop_map(|(parent, budget)| Op::CreateRegionWithBudget { parent, budget }),
     ]
     .boxed()
 }

@@ -97,11 +97,15 @@ impl Registry {
     /// were never a complete value).
     fn discard(&mut self, home: ObjectHandle) {
         let Registry {
-            regions, blocks, ..
+            regions,
+            blocks,
+            accounts,
+            ..
         } = self;
         let region = &mut regions[home.region().id() as usize].region;
         let record = region.slots.record_mut(home.slot());
         let (size, heap) = (record.size(), record.heap());
+        accounts.discarded(size as u64);
         let align = region.slots.aux(home.slot()).align();
         region.slots.vacate(home.slot());
         if let Some(heap) = heap {
@@ -143,6 +147,9 @@ impl Registry {
             });
         }
         check_layout(layout)?;
+        // `count * size` is `bytes.len()`, so it did not overflow.
+        let payload = bytes.len() as u64;
+        self.admit(region, payload)?;
         let mut handles = Vec::new();
         handles
             .try_reserve_exact(count)
@@ -155,8 +162,12 @@ impl Registry {
         let storage = self.reserve_bulk(region.id(), layout, count)?;
         // Nothing below can fail.
         let Registry {
-            regions, scratch, ..
+            regions,
+            scratch,
+            accounts,
+            ..
         } = self;
+        accounts.allocated(count as u64, payload);
         let live = &mut regions[region.id() as usize].region;
         let contents = bytes
             .chunks(layout.size().max(1))

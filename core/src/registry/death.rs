@@ -102,8 +102,15 @@ impl Registry {
         }
         self.live_mut(id).first_child = NO_REGION;
         // 2. Promote the objects with strong references into the parent.
-        if self.live(id).strong_objects > 0 {
+        let promoted = self.live(id).strong_objects;
+        if promoted > 0 {
             self.promote_survivors(handle, parent);
+        }
+        let doomed = &self.live(id).slots;
+        let (count, bytes) = (doomed.live_len() as u64, doomed.live_bytes());
+        self.accounts.region_died(count, bytes, u64::from(promoted));
+        if core::mem::take(&mut self.live_mut(id).budgeted) {
+            self.accounts.region_budgets.remove(&id);
         }
         // Destroyed objects that had moved here: their nodes die.
         if self.live(id).moved_objects > 0 {
@@ -137,15 +144,11 @@ impl Registry {
             retained_bytes,
             ..
         } = self;
-        let RegionSlot {
-            region: dying,
-            retired,
-            ..
-        } = &mut regions[id as usize];
+        let dying = &mut regions[id as usize].region;
         // Its tables and its nursery page stay for the next region that
         // takes the id (unless the id retired: none will), while the cache's
         // high-water mark allows.
-        let keep = !*retired
+        let keep = !dying.retired
             && *retained_bytes + dying.table_bytes() + dying.pool.nursery_page_bytes()
                 <= config.cache_bytes;
         let teardown = Teardown {

@@ -49,42 +49,61 @@ pub struct MemoryUsage {
     pub ghost_records: usize,
 }
 
-/// `RegionSlot::key` of a dead region: its id field is `u32::MAX`, which no
-/// region id reaches, so no handle equals it.
-const DEAD: u64 = u64::MAX;
+/// The id field of `RegionSlot::key` while no region lives there: no
+/// region id reaches it (ids stay below `NO_PARENT - 1`), so no handle
+/// equals a dead slot's key.
+const DEAD_ID: u32 = u32::MAX;
 
-/// One entry of the region table: 256 bytes, aligned to a cache line, so
-/// indexing is a shift and the stamp and the slot records' address share
-/// the first line.
+/// One entry of the region table: 192 bytes, aligned to a cache line, so
+/// that the key and the slot records' address share the first line.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub(crate) struct RegionSlot {
-    /// The handle of the live region here as one word (`id | generation <<
-    /// 32`), or `DEAD`: comparing it with a handle's word checks the id,
-    /// the generation and liveness at once.
+    /// The generation of the current (or last) incarnation in the high
+    /// half, and the region id in the low half while a region lives here
+    /// (`DEAD_ID` otherwise): the handle of the live region as one word,
+    /// so comparing it with a handle's word checks the id, the generation
+    /// and liveness at once.
     key: u64,
     /// The region, or the recycled tables of the dead one.
     pub region: Region,
-    /// The generation of the current (or last) incarnation.
-    generation: u32,
-    /// The generation reached `MAX_GENERATION`; the id is never reused.
-    pub retired: bool,
     /// The newest ghost record of a dead incarnation of this id (see
     /// `forwarding.rs`).
     pub ghost: SlotGhost,
 }
 
 impl RegionSlot {
+    /// A slot that never held a region.
+    fn unused() -> Self {
+        RegionSlot {
+            key: RegionHandle::from_raw_parts(DEAD_ID, 0).bits(),
+            region: Region::default(),
+            ghost: SlotGhost::EMPTY,
+        }
+    }
+
     /// The generation of the current (or last) incarnation.
     #[inline]
     pub fn generation(&self) -> u32 {
-        self.generation
+        (self.key >> 32) as u32
     }
 
     /// Whether a region lives here.
     #[inline]
     pub fn is_live(&self) -> bool {
-        self.key != DEAD
+        self.key as u32 != DEAD_ID
+    }
+
+    /// Whether the id reached its last generation and is never reused.
+    #[inline]
+    pub fn is_retired(&self) -> bool {
+        self.region.retired
+    }
+
+    /// Whether the live region here has a budget (in `Accounts::region_budgets`).
+    #[inline(always)]
+    pub fn is_budgeted(&self) -> bool {
+        self.region.budgeted
     }
 
     /// Whether `handle` names the live region here.
@@ -130,6 +149,8 @@ pub struct Registry {
     /// bulk allocation, reused by every such operation so that it does not
     /// allocate.
     pub(crate) scratch: Vec<Reserved>,
+    /// Payload, budgets and event counters.
+    pub(crate) accounts: crate::accounting::Accounts,
 }
 
 /// Storage reserved for one object before a multi-object operation commits.
@@ -172,8 +193,6 @@ impl Registry {
         let regions = alloc::vec![RegionSlot {
             key: RegionHandle::ROOT.bits(),
             region: root,
-            generation: RegionHandle::ROOT.generation(),
-            retired: false,
             ghost: SlotGhost::EMPTY,
         }];
         Registry {
@@ -187,6 +206,7 @@ impl Registry {
             live_regions: 1,
             retained_bytes: 0,
             scratch: Vec::new(),
+            accounts: crate::accounting::Accounts::default(),
             nursery_hint: crate::pool::NurseryHint::default(),
         }
     }
@@ -210,7 +230,7 @@ impl Registry {
     fn invalid_region(&self, region: RegionHandle) -> Error {
         let found = match self.regions.get(region.id() as usize) {
             None => Found::NeverIssued,
-            Some(slot) if slot.retired => Found::Retired,
+            Some(slot) if slot.is_retired() => Found::Retired,
             Some(slot) => Found::Generation {
                 current: slot.generation(),
             },
@@ -273,7 +293,7 @@ impl Registry {
         let oom = |bytes| Error::OutOfMemory { requested: bytes };
         let reuse = self.free_region_ids.last().copied();
         if reuse.is_none() {
-            if self.regions.len() >= NO_PARENT as usize {
+            if self.regions.len() >= DEAD_ID as usize - 1 {
                 return Err(Error::IdSpaceExhausted);
             }
             self.regions
@@ -286,13 +306,7 @@ impl Registry {
                 id
             }
             None => {
-                self.regions.push(RegionSlot {
-                    key: DEAD,
-                    region: Region::default(),
-                    generation: 0,
-                    retired: false,
-                    ghost: SlotGhost::EMPTY,
-                });
+                self.regions.push(RegionSlot::unused());
                 (self.regions.len() - 1) as u32
             }
         };
@@ -305,10 +319,83 @@ impl Registry {
             .pool
             .keep_nursery_if(nursery_log2, &mut self.blocks);
         slot.region.start(parent.id(), nursery_log2);
-        slot.key = RegionHandle::from_raw_parts(id, slot.generation).bits();
+        slot.key = RegionHandle::from_raw_parts(id, slot.generation()).bits();
         self.link_child(parent.id(), id);
         self.live_regions += 1;
+        self.accounts.regions_created += 1;
         Ok(self.live_handle(id))
+    }
+
+    /// Creates a child of `parent` like [`create_region`](Self::create_region)
+    /// whose own objects may hold at most `budget` payload bytes (the sum of
+    /// their sizes; its children's objects are not counted). An allocation
+    /// that would exceed it fails with [`Error::BudgetExceeded`], and so does
+    /// a [`promote`](Self::promote) into the region; a child's death may
+    /// still take the region over its budget (see `docs/SEMANTICS.md`,
+    /// "Budgets").
+    ///
+    /// ```
+    /// use regions::{Budget, Error, Registry};
+    /// let mut reg = Registry::new();
+    /// let sandbox = reg.create_region_with_budget(reg.root(), 100).unwrap();
+    /// reg.alloc_typed(sandbox, [0u8; 60]).unwrap();
+    /// let err = reg.alloc_typed(sandbox, [0u8; 60]).unwrap_err();
+    /// assert!(matches!(
+    ///     err,
+    ///     Error::BudgetExceeded { budget: Budget::Region(r), requested: 60, available: 40 } if r == sandbox
+    /// ));
+    /// ```
+    pub fn create_region_with_budget(
+        &mut self,
+        parent: RegionHandle,
+        budget: u64,
+    ) -> Result<RegionHandle> {
+        self.region(parent)?;
+        self.accounts.reserve_region_budget()?;
+        let region = self.create_region(parent)?;
+        self.accounts.region_budgets.insert(region.id(), budget);
+        self.regions[region.id() as usize].region.budgeted = true;
+        Ok(region)
+    }
+
+    /// The budget of `region`, if it was created with one.
+    pub fn region_budget(&self, region: RegionHandle) -> Result<Option<u64>> {
+        self.region(region)?;
+        Ok(self.accounts.region_budget(region.id()))
+    }
+
+    /// Sets (or, with `None`, removes) the registry-wide payload budget:
+    /// the sum of the sizes of all live objects. Allocations that would
+    /// exceed it fail with [`Error::BudgetExceeded`]; a budget below what is
+    /// already live only stops new allocations.
+    ///
+    /// ```
+    /// use regions::{Budget, Error, Registry};
+    /// let mut reg = Registry::new();
+    /// reg.set_budget(Some(64));
+    /// reg.alloc_typed(reg.root(), [0u8; 64]).unwrap();
+    /// let err = reg.alloc_typed(reg.root(), 1u8).unwrap_err();
+    /// assert!(matches!(err, Error::BudgetExceeded { budget: Budget::Registry, .. }));
+    /// ```
+    pub fn set_budget(&mut self, budget: Option<u64>) {
+        self.accounts.budget = budget.unwrap_or(crate::accounting::UNLIMITED);
+    }
+
+    /// The registry-wide payload budget, if any.
+    pub fn budget(&self) -> Option<u64> {
+        (self.accounts.budget != crate::accounting::UNLIMITED).then_some(self.accounts.budget)
+    }
+
+    /// Checks `bytes` more payload in live `region` against the budgets.
+    #[inline]
+    pub(crate) fn admit(&self, region: RegionHandle, bytes: u64) -> Result<()> {
+        let slot = &self.regions[region.id() as usize];
+        self.accounts.admit(
+            region,
+            slot.region.slots.live_bytes(),
+            slot.is_budgeted(),
+            bytes,
+        )
     }
 
     fn non_root(&self, region: RegionHandle) -> Result<()> {
@@ -541,15 +628,18 @@ impl Registry {
     /// Marks region `id` dead: bumps its generation (or retires it).
     pub(crate) fn retire_or_recycle(&mut self, id: u32) {
         let slot = &mut self.regions[id as usize];
-        slot.key = DEAD;
-        match next_generation(slot.generation) {
+        let generation = match next_generation(slot.generation()) {
             Some(generation) => {
-                slot.generation = generation;
                 // Capacity was reserved before the death began.
                 self.free_region_ids.push(id);
+                generation
             }
-            None => slot.retired = true,
-        }
+            None => {
+                slot.region.retired = true;
+                slot.generation()
+            }
+        };
+        slot.key = RegionHandle::from_raw_parts(DEAD_ID, generation).bits();
     }
 }
 

@@ -149,10 +149,14 @@ impl Registry {
         valid: bool,
     ) -> Option<(ObjectHandle, *mut u8)> {
         let Registry {
-            regions, config, ..
+            regions,
+            config,
+            accounts,
+            ..
         } = self;
         let slot = regions.get_mut(region.id() as usize)?;
-        if !valid || !slot.is(region) {
+        let size = layout.size() as u64;
+        if !valid || !slot.is(region) || slot.is_budgeted() || !accounts.fits(size) {
             return None;
         }
         let live = &mut slot.region;
@@ -168,6 +172,7 @@ impl Registry {
         };
         let aux = Aux::new(layout.align());
         let (slot, generation, data) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);
+        accounts.allocated(1, size);
         Some((ObjectHandle::new(region, slot, generation), data))
     }
 
@@ -181,6 +186,7 @@ impl Registry {
         layout: Layout,
         tag: u64,
     ) -> Result<(ObjectHandle, *mut u8)> {
+        self.admit(region, layout.size() as u64)?;
         if !self.live(region.id()).slots.has_room_for(1) {
             self.make_room(region.id(), 1)?;
         }
@@ -188,6 +194,7 @@ impl Registry {
             regions,
             blocks,
             config,
+            accounts,
             ..
         } = self;
         let live = &mut regions[region.id() as usize].region;
@@ -200,6 +207,7 @@ impl Registry {
         };
         let aux = Aux::new(layout.align());
         let (slot, generation, data) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);
+        accounts.allocated(1, layout.size() as u64);
         Ok((ObjectHandle::new(region, slot, generation), data))
     }
 
@@ -437,6 +445,7 @@ impl Registry {
             region.moved_objects -= 1;
         }
         region.strong_objects -= u32::from(aux.strong > 0);
+        self.accounts.freed(size as u64);
         // The registry is consistent again; only now run user code.
         if !destructors.is_empty() {
             let data = match heap {

@@ -144,7 +144,7 @@ impl Registry {
         }
         match self.ghost_node(slot, handle) {
             Some(_) => Step::Forward,
-            None if slot.retired => Step::Dead(Found::Retired),
+            None if slot.is_retired() => Step::Dead(Found::Retired),
             None => Step::Dead(Found::Generation {
                 current: slot.generation(),
             }),
@@ -285,6 +285,12 @@ impl Registry {
             self.record_at(home),
             *self.live(source).slots.aux(home.slot()),
         );
+        let destination = &self.regions[target.id() as usize];
+        if destination.is_budgeted() {
+            let bytes = destination.region.slots.live_bytes();
+            let size = moving.layout.size() as u64;
+            self.accounts.admit_to_region(target, bytes, size)?;
+        }
         self.live_mut(target.id()).slots.reserve(1)?;
         self.forwarding.reserve(1, 0)?;
         let reserved = self.reserve_move(target.id(), &moving)?;
@@ -297,6 +303,7 @@ impl Registry {
             .set_node(node);
         self.live_mut(source).slots.forward(home.slot(), node);
         self.forwarding.add_slot_record(node);
+        self.accounts.manual_promotions += 1;
         if let Some(heap) = moving.heap.filter(|_| moving.in_page()) {
             let Registry {
                 regions, blocks, ..

@@ -10,9 +10,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
-use regions::{ObjectHandle, Registry, WeakHandle};
+use regions::{GlobalStats, ObjectHandle, RegionStats, Registry, WeakHandle};
 
-use crate::model::{Model, ObjectId, ObjectState, RegionId};
+use crate::model::{Counters, Model, ObjectId, ObjectState, RegionId, RegionState};
 use crate::op::{SliceKind, TypedKind};
 
 use super::divergence::Mismatch;
@@ -117,6 +117,25 @@ impl Comparison<'_> {
             differ(homed.len(), reg.object_count(handle)),
         );
         field("objects", differ(&homed, objects.as_ref()));
+        let expected = RegionFigures::of_model(self.model, r, state);
+        let found = reg
+            .stats(handle)
+            .map(|stats| RegionFigures::of_core(&stats));
+        field("statistics", differ(expected, found));
+    }
+
+    /// Compares the registry-wide statistics the model can know: the live
+    /// figures, every event counter and peak, the budget, ghost tables.
+    pub fn global_stats(&mut self) {
+        let expected = GlobalFigures::of_model(self.model);
+        let found = GlobalFigures::of_core(&self.registry.global_stats());
+        if let Some((expected, found)) = differ(expected, Ok::<_, ()>(found)) {
+            self.mismatches.push(Mismatch::Registry {
+                what: "global statistics",
+                expected,
+                found,
+            });
+        }
     }
 
     /// Compares everything, and sweeps every handle seen.
@@ -206,6 +225,92 @@ impl Comparison<'_> {
                 },
             };
             self.mismatches.push(mismatch);
+        }
+    }
+}
+
+/// The figures of `stats(region)` the model predicts.
+#[derive(Debug, PartialEq)]
+struct RegionFigures {
+    objects: u64,
+    inline_objects: u64,
+    heap_objects: u64,
+    payload_bytes: u64,
+    budget: Option<u64>,
+    children: u64,
+}
+
+impl RegionFigures {
+    fn of_model(model: &Model, r: RegionId, state: &RegionState) -> Self {
+        let homed: Vec<&ObjectState> = model.objects_in(r).map(|(_, o)| o).collect();
+        let inline = homed.iter().filter(|o| o.is_inline()).count() as u64;
+        RegionFigures {
+            objects: homed.len() as u64,
+            inline_objects: inline,
+            heap_objects: homed.len() as u64 - inline,
+            payload_bytes: homed.iter().map(|o| o.size as u64).sum(),
+            budget: state.budget.map(|b| b as u64),
+            children: state.children.len() as u64,
+        }
+    }
+
+    fn of_core(stats: &RegionStats) -> Self {
+        let occupancy = &stats.occupancy;
+        RegionFigures {
+            objects: occupancy.objects,
+            inline_objects: occupancy.inline_objects,
+            heap_objects: occupancy.heap_objects,
+            payload_bytes: occupancy.payload_bytes,
+            budget: stats.budget,
+            children: stats.children,
+        }
+    }
+}
+
+/// The figures of `global_stats()` the model predicts.
+#[derive(Debug, PartialEq)]
+struct GlobalFigures {
+    objects: u64,
+    inline_objects: u64,
+    payload_bytes: u64,
+    live_regions: u64,
+    budget: Option<u64>,
+    ghost_tables: u64,
+    counters: Counters,
+}
+
+impl GlobalFigures {
+    fn of_model(model: &Model) -> Self {
+        GlobalFigures {
+            objects: model.objects().count() as u64,
+            inline_objects: model.objects().filter(|(_, o)| o.is_inline()).count() as u64,
+            payload_bytes: model.live_bytes() as u64,
+            live_regions: model.regions().count() as u64,
+            budget: model.budget().map(|b| b as u64),
+            ghost_tables: model.ghost_table_count() as u64,
+            counters: model.counters().clone(),
+        }
+    }
+
+    fn of_core(stats: &GlobalStats) -> Self {
+        GlobalFigures {
+            objects: stats.occupancy.objects,
+            inline_objects: stats.occupancy.inline_objects,
+            payload_bytes: stats.occupancy.payload_bytes,
+            live_regions: stats.live_regions,
+            budget: stats.budget,
+            ghost_tables: stats.ghost_tables,
+            counters: Counters {
+                allocations: stats.allocations,
+                frees: stats.frees,
+                destroyed_by_death: stats.destroyed_by_death,
+                promotions_by_death: stats.promotions_by_death,
+                manual_promotions: stats.manual_promotions,
+                regions_created: stats.regions_created,
+                region_deaths: stats.region_deaths,
+                peak_objects: stats.peak_objects,
+                peak_payload_bytes: stats.peak_payload_bytes,
+            },
         }
     }
 }

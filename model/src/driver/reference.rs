@@ -235,11 +235,15 @@ impl Reference {
         match *op {
             Op::CreateRegion { parent } => {
                 let created = m.create_region(parent);
-                if let Ok(r) = created {
-                    self.regions.push(r);
-                    prediction.touched_regions.insert(r);
-                }
-                Outcome::Region(created.map_err(Into::into))
+                self.created_region(created, prediction)
+            }
+            Op::CreateRegionWithBudget { parent, budget } => {
+                let created = m.create_region_with_budget(parent, usize::from(budget));
+                self.created_region(created, prediction)
+            }
+            Op::SetBudget { budget } => {
+                m.set_budget(budget.map(usize::from));
+                Outcome::Done(Ok(()))
             }
             Op::RetainRegion { region } => {
                 Outcome::Done(m.retain_region(region).map_err(Into::into))
@@ -425,6 +429,19 @@ impl Reference {
 
     /// `with_region(parent, body)`: create, allocate (and maybe retain) one
     /// object, release.
+    /// The outcome of a region creation; a new region joins the table.
+    fn created_region(
+        &mut self,
+        created: Result<RegionId, ModelError>,
+        prediction: &mut Prediction,
+    ) -> Outcome<ObjectId, RegionId> {
+        if let Ok(r) = created {
+            self.regions.push(r);
+            prediction.touched_regions.insert(r);
+        }
+        Outcome::Region(created.map_err(Into::into))
+    }
+
     fn run_scope(
         &mut self,
         parent: RegionId,
@@ -434,14 +451,18 @@ impl Reference {
     ) -> Result<(RegionId, ObjectId), ModelError> {
         let m = &mut self.model;
         let scoped = m.create_region(parent)?;
-        self.regions.push(scoped);
         let bytes = pattern(SCOPED_FILL, size);
-        let object = m.alloc(scoped, size, SCOPED_ALIGN, &bytes, SCOPED_TAG)?;
-        if keep {
+        let allocated = m.alloc(scoped, size, SCOPED_ALIGN, &bytes, SCOPED_TAG);
+        if let (Ok(object), true) = (allocated, keep) {
             m.retain(object)?;
         }
+        // `with_region` releases the region whatever the body returns.
         let died = m.release_region(scoped)?;
         assert!(died, "a scoped region holds only the body's reference");
+        // A failed body returns no handle, so the driver never sees the
+        // scoped region's: it joins the table only on success.
+        let object = allocated?;
+        self.regions.push(scoped);
         if keep {
             prediction.moved = vec![object];
         }

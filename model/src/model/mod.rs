@@ -164,6 +164,8 @@ pub struct RegionState {
     pub refcount: u32,
     /// The live child regions ("parents hold no reference on children").
     pub children: BTreeSet<RegionId>,
+    /// The region's own payload budget, if it was created with one.
+    pub budget: Option<usize>,
 }
 
 /// State of one live object.
@@ -236,6 +238,30 @@ pub struct Reach {
     pub weakly_held_destroyed_by_death: u64,
 }
 
+/// The registry-wide event counters and peaks of `docs/SEMANTICS.md`
+/// "Statistics" (what `global_stats` reports besides the live figures).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Objects allocated (each object of a bulk allocation counts).
+    pub allocations: u64,
+    /// Objects destroyed by `free`.
+    pub frees: u64,
+    /// Objects destroyed by their region's death.
+    pub destroyed_by_death: u64,
+    /// Objects moved by region deaths.
+    pub promotions_by_death: u64,
+    /// Objects moved by `promote` to another region.
+    pub manual_promotions: u64,
+    /// Regions created (the root excluded).
+    pub regions_created: u64,
+    /// Regions that died.
+    pub region_deaths: u64,
+    /// The most live objects at once.
+    pub peak_objects: u64,
+    /// The most live payload bytes at once.
+    pub peak_payload_bytes: u64,
+}
+
 /// The whole registry: a tree of regions under a permanent root, the live
 /// objects, the destructor registry and the destruction log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,6 +276,7 @@ pub struct Model {
     destroyed: Vec<Destroyed>,
     budget: Option<usize>,
     reach: Reach,
+    counters: Counters,
 }
 
 impl Default for Model {
@@ -266,6 +293,7 @@ impl Model {
             parent: None,
             refcount: 0,
             children: BTreeSet::new(),
+            budget: None,
         };
         Model {
             regions: BTreeMap::from([(RegionId(0), root)]),
@@ -276,6 +304,7 @@ impl Model {
             destroyed: Vec::new(),
             budget: None,
             reach: Reach::default(),
+            counters: Counters::default(),
         }
     }
 
@@ -287,6 +316,23 @@ impl Model {
             budget: Some(budget),
             ..Self::new()
         }
+    }
+
+    /// Sets (`Some`) or removes (`None`) the registry-wide payload budget
+    /// (`set_budget`). A budget below the live payload only stops new
+    /// allocations.
+    pub fn set_budget(&mut self, budget: Option<usize>) {
+        self.budget = budget;
+    }
+
+    /// The registry-wide event counters and peaks.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Payload bytes of the live objects homed in `r` (0 if `r` is not live).
+    pub fn region_payload(&self, r: RegionId) -> usize {
+        self.objects_in(r).map(|(_, state)| state.size).sum()
     }
 
     /// The root region, `RegionId(0)`.

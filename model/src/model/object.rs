@@ -32,7 +32,7 @@ impl Model {
         }
         check_size(size)?;
         check_align(align)?;
-        self.check_budget(size)?;
+        self.check_budget(region, size)?;
         Ok(self.insert_object(region, align, bytes, tag, false, false))
     }
 
@@ -68,7 +68,7 @@ impl Model {
         self.live_region(region)?;
         check_align(align)?;
         check_size(size)?;
-        self.check_budget(size)?;
+        self.check_budget(region, size)?;
         Ok(self.insert_object(region, align, bytes, tag, true, needs_drop))
     }
 
@@ -104,7 +104,7 @@ impl Model {
         }
         check_size(size)?;
         check_align(align)?;
-        self.check_budget(bytes.len())?;
+        self.check_budget(region, bytes.len())?;
         let ids = (0..count)
             .map(|i| {
                 let contents = &bytes[i * size..(i + 1) * size];
@@ -181,6 +181,7 @@ impl Model {
     pub fn free(&mut self, o: ObjectId) -> Result<(), ModelError> {
         self.live_object(o)?;
         self.destroy(o);
+        self.counters.frees += 1;
         Ok(())
     }
 
@@ -256,16 +257,21 @@ impl Model {
     /// `target`, it is a no-op" (not counted in [`super::Reach`]; module
     /// decision 8).
     ///
-    /// Errors, in order: `StaleHandle` → `InvalidRegion` (target). Never
-    /// `BudgetExceeded`; `OutOfMemory` is never predicted.
+    /// Errors, in order: `StaleHandle` → `InvalidRegion` (target) →
+    /// `BudgetExceeded` (the target region's own budget only: "the payload
+    /// of the registry does not change"; SEMANTICS.md "Budgets").
+    /// `OutOfMemory` is never predicted.
     pub fn promote(&mut self, o: ObjectId, target: RegionId) -> Result<(), ModelError> {
-        let home = self.live_object(o)?.home;
+        let object = self.live_object(o)?;
+        let (home, size) = (object.home, object.size);
         self.live_region(target)?;
         if home == target {
             return Ok(());
         }
+        self.check_region_budget(target, size)?;
         self.move_object(o, target);
         self.reach.manual_promotions += 1;
+        self.counters.manual_promotions += 1;
         Ok(())
     }
 
@@ -295,16 +301,19 @@ impl Model {
         self.objects.get_mut(&o).expect("object is live")
     }
 
-    /// `BudgetExceeded` if live payload plus `size` would exceed the budget
-    /// (module decision 1).
-    fn check_budget(&self, size: usize) -> Result<(), ModelError> {
-        let Some(budget) = self.budget else {
-            return Ok(());
-        };
-        match self.live_bytes().checked_add(size) {
-            Some(total) if total <= budget => Ok(()),
-            _ => Err(ModelError::BudgetExceeded),
-        }
+    /// `BudgetExceeded` if `size` more payload bytes in live `region` would
+    /// exceed the registry-wide budget (module decision 1) or the region's
+    /// own (SEMANTICS.md "Budgets"): the registry's is checked first.
+    fn check_budget(&self, region: RegionId, size: usize) -> Result<(), ModelError> {
+        within(self.budget, self.live_bytes(), size)?;
+        self.check_region_budget(region, size)
+    }
+
+    /// `BudgetExceeded` if `size` more payload bytes homed in live `region`
+    /// would exceed its own budget.
+    fn check_region_budget(&self, region: RegionId, size: usize) -> Result<(), ModelError> {
+        let budget = self.live_region(region)?.budget;
+        within(budget, self.region_payload(region), size)
     }
 
     /// Adds a new object with a fresh, never-reused id.
@@ -335,7 +344,22 @@ impl Model {
         self.objects.insert(id, state);
         let peak = &mut self.reach.peak_live_objects;
         *peak = (*peak).max(self.objects.len());
+        let live_bytes = self.live_bytes() as u64;
+        let counters = &mut self.counters;
+        counters.allocations += 1;
+        counters.peak_objects = counters.peak_objects.max(self.objects.len() as u64);
+        counters.peak_payload_bytes = counters.peak_payload_bytes.max(live_bytes);
         id
+    }
+}
+
+/// `BudgetExceeded` if `used + size` exceeds `budget` (reaching it exactly
+/// is allowed; no budget admits everything).
+fn within(budget: Option<usize>, used: usize, size: usize) -> Result<(), ModelError> {
+    match (budget, used.checked_add(size)) {
+        (None, _) => Ok(()),
+        (Some(budget), Some(total)) if total <= budget => Ok(()),
+        _ => Err(ModelError::BudgetExceeded),
     }
 }
 

@@ -10,6 +10,27 @@ impl Model {
     /// Errors, in order: `InvalidRegion` (parent not live). (`OutOfMemory` /
     /// `IdSpaceExhausted` are never predicted; module decision 2.)
     pub fn create_region(&mut self, parent: RegionId) -> Result<RegionId, ModelError> {
+        self.create_region_with(parent, None)
+    }
+
+    /// `create_region_with_budget(parent, budget)`: like
+    /// [`Model::create_region`], and the new region's own objects may hold
+    /// at most `budget` payload bytes (SEMANTICS.md "Budgets").
+    ///
+    /// Errors: `InvalidRegion` (parent not live).
+    pub fn create_region_with_budget(
+        &mut self,
+        parent: RegionId,
+        budget: usize,
+    ) -> Result<RegionId, ModelError> {
+        self.create_region_with(parent, Some(budget))
+    }
+
+    fn create_region_with(
+        &mut self,
+        parent: RegionId,
+        budget: Option<usize>,
+    ) -> Result<RegionId, ModelError> {
         self.live_region(parent)?;
         let id = RegionId(self.next_region);
         self.next_region += 1;
@@ -17,9 +38,11 @@ impl Model {
             parent: Some(parent),
             refcount: 1,
             children: BTreeSet::new(),
+            budget,
         };
         self.regions.insert(id, state);
         self.live_region_mut(parent).children.insert(id);
+        self.counters.regions_created += 1;
         Ok(id)
     }
 
@@ -73,6 +96,7 @@ impl Model {
         self.reparent_children(r, parent, &dying.children);
         let promoted = self.evacuate_objects(r, parent);
         self.reach.region_deaths += 1;
+        self.counters.region_deaths += 1;
         if promoted > 0 {
             self.reach.deaths_with_promotions += 1;
         }
@@ -106,9 +130,11 @@ impl Model {
             } else {
                 self.reach.weakly_held_destroyed_by_death += u64::from(weak > 0);
                 self.destroy(o);
+                self.counters.destroyed_by_death += 1;
             }
         }
         self.reach.promotions_by_death += promoted;
+        self.counters.promotions_by_death += promoted;
         promoted
     }
 
