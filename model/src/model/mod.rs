@@ -25,13 +25,15 @@
 //! These are the model's readings of points `docs/SEMANTICS.md` does not pin
 //! down. The core must agree with them (or the contract must be amended).
 //!
-//! 1. **Budget.** The byte budget is one number for the whole registry
-//!    (SEMANTICS.md: promotion never gives `BudgetExceeded` "because payload
-//!    does not change", which only holds for a registry-wide budget). It
-//!    limits the sum of `size` over live objects (alignment padding is not
-//!    payload). An allocation fails with `BudgetExceeded` iff
-//!    `live_bytes + size > budget`; reaching the budget exactly is allowed.
-//!    [`Model::new`] has no budget; [`Model::with_budget`] sets one.
+//! 1. **Budgets** (SEMANTICS.md "Budgets"). They limit payload: the sum
+//!    of `size` over live objects (alignment padding is not payload). An
+//!    allocation of `n` bytes in `r` fails with `BudgetExceeded` iff
+//!    `live_bytes + n` exceeds the registry budget or `r`'s own payload
+//!    plus `n` exceeds `r`'s budget; reaching a budget exactly is allowed.
+//!    A manual promotion checks only the target region's budget; a death
+//!    never checks one. [`Model::new`] has no budget; [`Model::with_budget`]
+//!    and [`Model::set_budget`] set the registry's,
+//!    [`Model::create_region_with_budget`] a region's.
 //! 2. **`OutOfMemory` / `IdSpaceExhausted`** are real-resource failures the
 //!    model cannot predict; the model never returns `OutOfMemory` (and has no
 //!    `IdSpaceExhausted`: its `u64` counters do not run out in practice).
