@@ -123,6 +123,7 @@ mod registry;
 mod size_class;
 mod slot_table;
 mod stats;
+mod unwind;
 
 pub use config::{
     RegistryBuilder, DEFAULT_ARENA_BLOCK_SIZE, DEFAULT_BLOCK_CACHE_BYTES,

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::handle::{ObjectHandle, RegionHandle};
 use crate::region::{Region, NO_REGION};
 use crate::slot_table::Occupant;
+use crate::unwind::{each_even_if_panicking, Deferred};
 
 impl Registry {
     /// Kills live, non-root region `id` whose last reference is being released.
@@ -156,7 +157,7 @@ impl Registry {
             blocks,
             keep,
         };
-        run_destructors(destructors, handle, teardown.region);
+        let panic = run_destructors(destructors, handle, teardown.region);
         drop(teardown);
         let dying = &mut regions[id as usize].region;
         if keep {
@@ -164,6 +165,8 @@ impl Registry {
         } else {
             dying.shrink();
         }
+        // The registry is consistent: a destructor's panic may go on.
+        panic.resume();
     }
 
     /// Moves every live object of dying `handle` with a strong count into
@@ -240,32 +243,38 @@ impl Drop for Teardown<'_> {
 }
 
 /// Runs the destructor of every live object of a region that is no longer
-/// in the registry (dead, or being dropped with the registry).
+/// in the registry (dead, or being dropped with the registry), each exactly
+/// once even if some panic; returns the first panic for the caller to
+/// resume when the registry is consistent again.
 #[inline]
 pub(crate) fn run_destructors(
     destructors: &mut Destructors,
     region_handle: RegionHandle,
     region: &mut Region,
-) {
-    if !destructors.is_empty() {
-        run_each_destructor(destructors, region_handle, region);
+) -> Deferred {
+    if destructors.is_empty() {
+        return Deferred::none();
     }
+    run_each_destructor(destructors, region_handle, region)
 }
 
 fn run_each_destructor(
     destructors: &mut Destructors,
     region_handle: RegionHandle,
     region: &mut Region,
-) {
-    for slot in 0..region.slots.len() as u32 {
+) -> Deferred {
+    let slots = 0..region.slots.len() as u32;
+    each_even_if_panicking(slots, |slot| {
         let record = region.slots.record_mut(slot);
         if !record.is_live() {
-            continue;
+            return;
         }
         let handle = ObjectHandle::new(region_handle, slot, record.generation);
         let (tag, size) = (record.tag, record.size());
-        // SAFETY: the object is live and is destroyed here exactly once; its
-        // region has left the registry, so its bytes are never read again.
+        // SAFETY: the object is live and is destroyed here exactly once (the
+        // loop visits each slot once, and a panicking destructor is not
+        // called again); its region has left the registry, so its bytes are
+        // never read again.
         unsafe { destructors.run(handle, tag, record.data_mut(), size) };
-    }
+    })
 }

@@ -598,7 +598,9 @@ impl Registry {
 
     /// Runs `body` with a fresh child of `parent` and releases it afterwards
     /// (unless `body` already released it). If `body` panics, the region is
-    /// not released.
+    /// released too (with the `std` feature, which unwinding needs; its
+    /// death is an ordinary death, so what `body` retained is promoted) and
+    /// the panic goes on.
     ///
     /// ```
     /// use regions::Registry;
@@ -618,6 +620,21 @@ impl Registry {
         body: impl FnOnce(&mut Registry, RegionHandle) -> R,
     ) -> Result<R> {
         let region = self.create_region(parent)?;
+        #[cfg(feature = "std")]
+        let out = {
+            let run = core::panic::AssertUnwindSafe(|| body(self, region));
+            match std::panic::catch_unwind(run) {
+                Ok(out) => out,
+                Err(panic) => {
+                    if self.is_region_alive(region) {
+                        // An error here cannot be reported: the panic wins.
+                        let _ = self.release_region(region);
+                    }
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        };
+        #[cfg(not(feature = "std"))]
         let out = body(self, region);
         if self.is_region_alive(region) {
             self.release_region(region)?;
@@ -648,12 +665,22 @@ impl Drop for Registry {
         if self.destructors.is_empty() {
             return; // the regions' drops free every block and dedicated object
         }
-        for id in 0..self.regions.len() {
-            if self.regions[id].is_live() {
-                let handle = self.live_handle(id as u32);
-                death::run_destructors(&mut self.destructors, handle, &mut self.regions[id].region);
-            }
-        }
+        let Registry {
+            regions,
+            destructors,
+            ..
+        } = self;
+        let live = regions
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, slot)| slot.is_live());
+        let panic = crate::unwind::each_even_if_panicking(live, |(id, slot)| {
+            let handle = RegionHandle::from_raw_parts(id as u32, slot.generation());
+            death::run_destructors(destructors, handle, &mut slot.region).resume();
+        });
+        // The regions' drops free every block and dedicated object, also
+        // when the panic goes on.
+        panic.resume();
     }
 }
 #[cfg(test)]

@@ -446,6 +446,14 @@ impl Registry {
         }
         region.strong_objects -= u32::from(aux.strong > 0);
         self.accounts.freed(size as u64);
+        let storage = FreedStorage {
+            pool: &mut region.pool,
+            blocks,
+            heap: heap.map(|heap| {
+                let layout = Layout::from_size_align(size, aux.align()).expect("a live layout");
+                (heap, layout)
+            }),
+        };
         // The registry is consistent again; only now run user code.
         if !destructors.is_empty() {
             let data = match heap {
@@ -453,16 +461,11 @@ impl Registry {
                 None => (&mut cell as *mut Cell).cast::<u8>(),
             };
             // SAFETY: `data` holds the object's bytes (its heap storage, or
-            // the copy of its inline cell); it is destroyed exactly once here.
+            // the copy of its inline cell), which `storage` releases only
+            // after this call; it is destroyed exactly once here.
             unsafe { destructors.run(home, tag, data, size) };
         }
-        if let Some(heap) = heap {
-            let layout = Layout::from_size_align(size, aux.align()).expect("a live layout");
-            regions[home.region().id() as usize]
-                .region
-                .pool
-                .release(heap, layout, blocks);
-        }
+        drop(storage);
         Ok(())
     }
 
@@ -581,5 +584,22 @@ impl Registry {
     ) -> Result<()> {
         self.destructors
             .register(tag, alloc::boxed::Box::new(destructor))
+    }
+}
+
+/// The heap storage of an object `free` destroyed: given back to its pool
+/// when dropped, after the destructor ran — also if the destructor panics,
+/// so that the pool stays consistent with the slot table.
+struct FreedStorage<'a> {
+    pool: &'a mut crate::pool::Pool,
+    blocks: &'a mut crate::block::BlockCache,
+    heap: Option<(crate::pool::HeapRef, Layout)>,
+}
+
+impl Drop for FreedStorage<'_> {
+    fn drop(&mut self) {
+        if let Some((heap, layout)) = self.heap {
+            self.pool.release(heap, layout, self.blocks);
+        }
     }
 }
