@@ -98,6 +98,7 @@ fn features(report: &Report) -> BTreeSet<String> {
             "mistyped slice read rejected",
             report.slice_type_mismatches > 0,
         ),
+        ("panicking destructor", report.panicking_destructor_ops > 0),
     ];
     features.extend(
         goals

@@ -77,8 +77,10 @@ mod report;
 pub(crate) mod typed;
 
 use std::alloc::Layout;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::panic::{self, AssertUnwindSafe};
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -242,7 +244,18 @@ impl Driver {
                 last_state: live[&id].clone(),
             })
             .collect();
-        drop(std::mem::replace(&mut self.registry, Registry::new()));
+        let registry = std::mem::replace(&mut self.registry, Registry::new());
+        let panicked = panic::catch_unwind(AssertUnwindSafe(|| drop(registry))).is_err();
+        let expected_panic = self.reference.model().panics(&destroyed);
+        if panicked != expected_panic {
+            mismatches.push(Mismatch::Contract {
+                op: "registry drop",
+                problem: format!(
+                    "panicked: {panicked}, a panicking destructor ran: {expected_panic}"
+                ),
+            });
+        }
+        report.panicking_destructor_ops += u64::from(panicked);
         let matched = self.logs.match_calls(&destroyed, &self.handles, None);
         mismatches.extend(matched.mismatches);
         report.tracked_slice_elements_dropped += matched.slice_element_drops;
@@ -286,8 +299,36 @@ impl Driver {
             .collect();
 
         let hops_before = self.registry.forwarding_hops();
-        let (found, extras) = self.apply_to_core(&core_op, prediction.token);
+        let scope = Cell::new(None);
+        let applied = panic::catch_unwind(AssertUnwindSafe(|| {
+            self.apply_to_core(&core_op, prediction.token, &scope)
+        }));
         self.report.forwarded_resolutions += self.registry.forwarding_hops() - hops_before;
+        let expected_panic = self.reference.model().panics(&prediction.destroyed);
+        let (found, extras) = match applied {
+            Ok(applied) if !expected_panic => applied,
+            Ok(_) => {
+                return vec![Mismatch::Contract {
+                    op: op.kind_name(),
+                    problem: "a panicking destructor ran but the operation returned".into(),
+                }]
+            }
+            Err(payload) => match outcome_after_panic(&core_op, scope.get()) {
+                Some(found) if expected_panic => {
+                    self.report.panicking_destructor_ops += 1;
+                    (found, CoreExtras::default())
+                }
+                _ => {
+                    return vec![Mismatch::Contract {
+                        op: op.kind_name(),
+                        problem: format!(
+                            "unexpected panic: {}",
+                            crate::engine::panic_message(payload)
+                        ),
+                    }]
+                }
+            },
+        };
 
         let mut mismatches = self.register_new_handles(&model_op, &prediction, &found);
         mismatches.extend(self.check_contracts(&model_op, &found, &extras));
@@ -352,10 +393,14 @@ impl Driver {
 
     /// Runs `op` on the core. Also returns what the checks need beyond the
     /// outcome ([`CoreExtras`]).
+    ///
+    /// A `WithRegion` body leaves its handles in `scope`, so that they are
+    /// known even if the scope's death panics.
     fn apply_to_core(
         &mut self,
         op: &CoreOp,
         token: Option<u64>,
+        scope: &Cell<Option<(RegionHandle, ObjectHandle)>>,
     ) -> (Outcome<ObjectHandle, RegionHandle>, CoreExtras) {
         let reg = &mut self.registry;
         let counters = &mut self.report;
@@ -383,6 +428,7 @@ impl Driver {
                     if keep {
                         reg.retain(object)?;
                     }
+                    scope.set(Some((scoped, object)));
                     Ok((scoped, object))
                 });
                 Outcome::Scoped(scoped.and_then(|body| body).map_err(err))
@@ -458,7 +504,10 @@ impl Driver {
             Op::Resolve { object } => Outcome::Object(reg.resolve(object).map_err(err)),
             Op::RegionOf { object } => Outcome::Region(reg.region_of(object).map_err(err)),
             Op::RegisterDestructor { tag } => {
-                Outcome::Done(self.logs.register(reg, tag).map_err(err))
+                Outcome::Done(self.logs.register(reg, tag, false).map_err(err))
+            }
+            Op::RegisterPanickingDestructor { tag } => {
+                Outcome::Done(self.logs.register(reg, tag, true).map_err(err))
             }
             Op::InspectObject { object } => Outcome::ObjectInfo(ObjectQueries {
                 tag: reg.type_tag(object).map(|t| t.0).map_err(&mut err),
@@ -765,6 +814,20 @@ impl Driver {
         let mut comparison = self.comparison();
         comparison.everything();
         comparison.mismatches
+    }
+}
+
+/// What an op that panicked because a destructor panicked (after doing all
+/// of its work) would have returned: `None` for ops that never destroy.
+fn outcome_after_panic(
+    op: &CoreOp,
+    scope: Option<(RegionHandle, ObjectHandle)>,
+) -> Option<Outcome<ObjectHandle, RegionHandle>> {
+    match op {
+        Op::Free { .. } => Some(Outcome::Done(Ok(()))),
+        Op::ReleaseRegion { .. } => Some(Outcome::Flag(Ok(true))),
+        Op::WithRegion { .. } => scope.map(|handles| Outcome::Scoped(Ok(handles))),
+        _ => None,
     }
 }
 

@@ -157,7 +157,7 @@ pub fn capture_panics() {
 
 /// The captured rendering of the last panic if the hook is on, else the
 /// payload's message.
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
+pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
     if let Some(rendered) = LAST_PANIC.with(|last| last.borrow_mut().take()) {
         return rendered;
     }

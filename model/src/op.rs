@@ -421,6 +421,14 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         /// Pass one byte more than `count * size`.
         mismatched_len: bool,
     },
+    /// `register_destructor(TypeTag(tag), f)` with an `f` that records its
+    /// call and then panics: the operations that destroy such objects must
+    /// still destroy everything due, then panic.
+    RegisterPanickingDestructor {
+        /// The raw tag.
+        #[arbitrary(with = arbitrary_tag)]
+        tag: u64,
+    },
     /// `set_budget(budget)`: the registry-wide payload budget in bytes
     /// (`None` removes it). Mostly small, so later allocations hit it.
     SetBudget {
@@ -459,6 +467,7 @@ impl<R, O, W> Op<R, O, W> {
                 budget: *budget,
             },
             SetBudget { budget } => SetBudget { budget: *budget },
+            RegisterPanickingDestructor { tag } => RegisterPanickingDestructor { tag: *tag },
             RetainRegion { region: r } => RetainRegion { region: region(r) },
             ReleaseRegion { region: r } => ReleaseRegion { region: region(r) },
             WithRegion { parent, size, keep } => WithRegion {
@@ -622,6 +631,7 @@ impl<R, O, W> Op<R, O, W> {
             GetSlice { .. } => "GetSlice",
             AllocBulk { .. } => "AllocBulk",
             SetBudget { .. } => "SetBudget",
+            RegisterPanickingDestructor { .. } => "RegisterPanickingDestructor",
             CreateRegionWithBudget { .. } => "CreateRegionWithBudget",
         }
     }
@@ -639,7 +649,7 @@ pub enum Operand<R, O, W> {
 }
 
 /// Number of op variants (the length of [`Op::kind_name`]'s range).
-pub const OP_KINDS: usize = 29;
+pub const OP_KINDS: usize = 30;
 
 /// How many handles of each kind the driver has seen: the valid index range
 /// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
@@ -1035,6 +1045,7 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
                 region, size, align_log2, tag, count, fill, mismatched_len,
             }),
         1 => budget_strategy().prop_map(|budget| Op::SetBudget { budget }),
+        1 => tag_strategy().prop_map(|tag| Op::RegisterPanickingDestructor { tag }),
         2 => (region(), region_budget_strategy())
             .prop_map(|(parent, budget)| Op::CreateRegionWithBudget { parent, budget }),
     ]

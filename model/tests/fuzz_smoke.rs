@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
-use regions_model::driver::{fuzz_ops, MAX_FUZZ_OPS};
+use regions_model::driver::{fuzz_ops, Report, MAX_FUZZ_OPS};
 use regions_model::engine::{episode_ops, episode_seeds, run_caught, Progress};
 use regions_model::op::{decode_ops, OP_KINDS};
 
@@ -90,5 +90,37 @@ fn soak_episodes_pass_and_reach_region_deaths_with_promotions() {
         progress.totals.reach.deaths_with_promotions > 0,
         "{}",
         progress.line(Duration::from_secs(1))
+    );
+}
+
+/// The failure paths of `docs/SEMANTICS.md` ("Budgets", "Destructors") that
+/// the committed corpus must reach, so that every fuzzing campaign starts
+/// from inputs that exercise them.
+#[test]
+fn committed_corpus_reaches_the_failure_paths() {
+    let mut report = Report::default();
+    for path in corpus_files() {
+        let ops = decode_ops(&fs::read(&path).expect("readable"), MAX_FUZZ_OPS);
+        match run_caught(&ops) {
+            Ok(outcome) => report.merge(&outcome.report),
+            Err(finding) => panic!("{} fails: {finding}", path.display()),
+        }
+    }
+    let rejected = |kind: &str| report.rejections.keys().any(|r| r.contains(kind));
+    let goals = [
+        ("BudgetExceeded", rejected("BudgetExceeded")),
+        (
+            "a panicking destructor",
+            report.panicking_destructor_ops > 0,
+        ),
+    ];
+    let missed: Vec<&str> = goals
+        .iter()
+        .filter(|(_, reached)| !reached)
+        .map(|(goal, _)| *goal)
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "the seed corpus never reaches {missed:?}; regenerate it (docs/TESTING.md, Fuzzing)"
     );
 }

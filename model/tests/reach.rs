@@ -69,6 +69,14 @@ fn assert_reached(
             report.tracked_slice_elements_dropped > 0,
         ),
         ("a GetSlice type mismatch", report.slice_type_mismatches > 0),
+        (
+            "a BudgetExceeded rejection",
+            report.rejections_of("BudgetExceeded") > 0,
+        ),
+        (
+            "an op that panicked in a destructor",
+            report.panicking_destructor_ops > 0,
+        ),
     ];
     let missed: Vec<&str> = common
         .iter()

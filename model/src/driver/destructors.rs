@@ -53,9 +53,39 @@ fn drain<T>(log: &Mutex<Vec<T>>) -> Vec<T> {
     std::mem::take(&mut *log.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
+/// The payload of the panics the driver's panicking destructors raise on
+/// purpose; the hook [`silence_deliberate_panics`] installs lets them pass
+/// without a word (or an abort under libFuzzer).
+#[derive(Debug)]
+pub(crate) struct DeliberatePanic;
+
+/// Installs (once per process) a panic hook that ignores [`DeliberatePanic`]
+/// and passes every other panic to the hook that was installed before
+/// (libFuzzer's aborts the process on any panic, even a caught one).
+fn silence_deliberate_panics() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.payload().is::<DeliberatePanic>() {
+                previous(info);
+            }
+        }));
+    });
+}
+
 impl DestructorLogs {
-    /// `register_destructor(tag, f)` with an `f` that records its calls.
-    pub fn register(&mut self, registry: &mut Registry, tag: u64) -> regions::Result<()> {
+    /// `register_destructor(tag, f)` with an `f` that records its calls
+    /// and, if `panics`, then panics with [`DeliberatePanic`].
+    pub fn register(
+        &mut self,
+        registry: &mut Registry,
+        tag: u64,
+        panics: bool,
+    ) -> regions::Result<()> {
+        if panics {
+            silence_deliberate_panics();
+        }
         let registration = self.registrations;
         self.registrations += 1;
         let log = Arc::clone(&self.raw);
@@ -69,6 +99,9 @@ impl DestructorLogs {
             log.lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .push(call);
+            if panics {
+                std::panic::panic_any(DeliberatePanic);
+            }
         })?;
         self.installed.insert(tag, registration);
         Ok(())

@@ -241,6 +241,9 @@ impl Reference {
                 let created = m.create_region_with_budget(parent, usize::from(budget));
                 self.created_region(created, prediction)
             }
+            Op::RegisterPanickingDestructor { tag } => {
+                Outcome::Done(m.register_panicking_destructor(tag).map_err(Into::into))
+            }
             Op::SetBudget { budget } => {
                 m.set_budget(budget.map(usize::from));
                 Outcome::Done(Ok(()))

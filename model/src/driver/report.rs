@@ -56,6 +56,9 @@ pub struct Report {
     pub tracked_slice_elements_dropped: u64,
     /// `GetSlice` ops rejected with `TypeMismatch`.
     pub slice_type_mismatches: u64,
+    /// Ops that panicked, as predicted, because a destructor panicked (after
+    /// destroying everything due); the registry drop at the end included.
+    pub panicking_destructor_ops: u64,
     /// Ops applied, by variant.
     pub ops_by_kind: BTreeMap<&'static str, u64>,
     /// Rejections predicted (and matched), by kind (`Debug` of the [`Rejection`](super::Rejection)).
@@ -63,6 +66,15 @@ pub struct Report {
 }
 
 impl Report {
+    /// Rejections of this error kind (by the name of the kind).
+    pub fn rejections_of(&self, kind: &str) -> u64 {
+        self.rejections
+            .iter()
+            .filter(|(rejection, _)| rejection.contains(kind))
+            .map(|(_, count)| count)
+            .sum()
+    }
+
     /// Adds `other` (another run) to this report: counts add up, maxima
     /// take the larger value.
     pub fn merge(&mut self, other: &Report) {
@@ -98,6 +110,7 @@ impl Report {
         self.slices_allocated += other.slices_allocated;
         self.tracked_slice_elements_dropped += other.tracked_slice_elements_dropped;
         self.slice_type_mismatches += other.slice_type_mismatches;
+        self.panicking_destructor_ops += other.panicking_destructor_ops;
         for (&kind, &count) in &other.ops_by_kind {
             *self.ops_by_kind.entry(kind).or_default() += count;
         }

@@ -272,8 +272,8 @@ pub struct Model {
     objects: BTreeMap<ObjectId, ObjectState>,
     next_region: u64,
     next_object: u64,
-    /// Raw tags with a registered destructor.
-    destructors: BTreeSet<u64>,
+    /// Raw tags with a registered destructor, and whether it panics.
+    destructors: BTreeMap<u64, bool>,
     /// Objects destroyed since the last `take_destroyed`.
     destroyed: Vec<Destroyed>,
     budget: Option<usize>,
@@ -302,7 +302,7 @@ impl Model {
             objects: BTreeMap::new(),
             next_region: 1,
             next_object: 0,
-            destructors: BTreeSet::new(),
+            destructors: BTreeMap::new(),
             destroyed: Vec::new(),
             budget: None,
             reach: Reach::default(),
@@ -401,11 +401,35 @@ impl Model {
     /// model only the fact that a destructor exists matters, so registering
     /// a tag twice is the same as registering it once.
     pub fn register_destructor(&mut self, tag: u64) -> Result<(), ModelError> {
+        self.install_destructor(tag, false)
+    }
+
+    /// `register_destructor(tag, f)` with an `f` that panics after doing its
+    /// work. SEMANTICS.md "Destructors": a panicking destructor counts as
+    /// run; every other object due for destruction in the same operation
+    /// still gets its destructor, and the operation's effect is complete
+    /// when the panic reaches the caller ([`Model::panics`] says when).
+    pub fn register_panicking_destructor(&mut self, tag: u64) -> Result<(), ModelError> {
+        self.install_destructor(tag, true)
+    }
+
+    fn install_destructor(&mut self, tag: u64, panics: bool) -> Result<(), ModelError> {
         if tag & TYPED_TAG_BIT != 0 {
             return Err(ModelError::ReservedTypeTag);
         }
-        self.destructors.insert(tag);
+        self.destructors.insert(tag, panics);
         Ok(())
+    }
+
+    /// Whether destroying these objects (one operation's destruction log)
+    /// makes the operation panic: some raw object among them had a
+    /// panicking destructor, which ran.
+    pub fn panics(&self, destroyed: &[Destroyed]) -> bool {
+        destroyed.iter().any(|d| {
+            d.destructor_ran
+                && !d.last_state.typed
+                && self.destructors.get(&d.last_state.tag) == Some(&true)
+        })
     }
 
     /// Objects destroyed since the last call, in destruction order, each with
@@ -517,7 +541,7 @@ impl Model {
         let ran = if state.typed {
             state.needs_drop
         } else {
-            self.destructors.contains(&state.tag)
+            self.destructors.contains_key(&state.tag)
         };
         if ran {
             self.reach.destructor_calls += 1;
