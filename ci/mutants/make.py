@@ -21,6 +21,30 @@ OUT = pathlib.Path(__file__).resolve().parent
 # name -> (file, before, after, what it breaks); `before` must occur exactly
 # once, unless it is given as (snippet, count): then every occurrence changes.
 MUTANTS = {
+    "promote-ignores-region-budget": (
+        "core/src/registry/resolve.rs",
+        "        if destination.is_budgeted() {\n            let bytes = destination.region.slots.live_bytes();",
+        "        if destination.is_budgeted() && destination.region.slots.live_len() == 0 {\n            let bytes = destination.region.slots.live_bytes();",
+        "a manual promotion checks the target region's budget only while the target is empty",
+    ),
+    "forward-keeps-payload": (
+        "core/src/slot_table.rs",
+        "        debug_assert!(record.is_live());\n        self.bytes -= record.size() as u64;\n",
+        "        debug_assert!(record.is_live());\n",
+        "a manual promotion leaves the object's payload counted in its old region (budgets and statistics drift)",
+    ),
+    "death-counts-survivors-as-destroyed": (
+        "core/src/accounting.rs",
+        "        self.destroyed_by_death += count;",
+        "        self.destroyed_by_death += count + promoted;",
+        "global statistics count a death's promoted objects as destroyed too",
+    ),
+    "death-stops-at-panicking-destructor": (
+        "core/src/unwind.rs",
+        "let called = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| call(item)));",
+        "let called: Result<(), alloc::boxed::Box<dyn core::any::Any + Send>> = Ok(call(item));",
+        "a panicking destructor stops a death (or registry drop): the objects after it never get theirs",
+    ),
     "bump-ignores-alignment": (
         "core/src/pool/nursery.rs",
         "let start = align_up(page.bump, align as u32)?;",
