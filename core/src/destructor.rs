@@ -15,7 +15,7 @@ use core::hash::{BuildHasher, Hash, Hasher};
 use alloc::vec::Vec;
 use hashbrown::HashMap;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ObjectType, Result};
 use crate::handle::{ObjectHandle, TypeTag};
 
 /// A user destructor: receives the object's current home handle and its bytes.
@@ -28,6 +28,8 @@ type DropGlue = unsafe fn(*mut u8, usize);
 #[derive(Clone, Copy, Debug)]
 struct TypeInfo {
     type_id: TypeId,
+    /// `core::any::type_name`, for error messages.
+    name: &'static str,
     /// The public tag, [`typed_tag`] of the type.
     tag: TypeTag,
     drop: Option<DropGlue>,
@@ -214,6 +216,7 @@ impl Destructors {
                 let index = self.types.len() as u32;
                 self.types.push(TypeInfo {
                     type_id: TypeId::of::<T>(),
+                    name: core::any::type_name::<T>(),
                     tag,
                     drop,
                 });
@@ -255,6 +258,14 @@ impl Destructors {
         match Self::type_index(stored) {
             Some(index) => self.types[index as usize].tag,
             None => TypeTag(stored),
+        }
+    }
+
+    /// What an object with stored tag `stored` is, for error messages.
+    pub fn object_type(&self, stored: u64) -> ObjectType {
+        match Self::type_index(stored) {
+            Some(index) => ObjectType::Type(self.types[index as usize].name),
+            None => ObjectType::Raw(TypeTag(stored)),
         }
     }
 

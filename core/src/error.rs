@@ -10,15 +10,22 @@ use crate::handle::{ObjectHandle, RegionHandle, TypeTag};
 pub enum Found {
     /// The id is beyond every id the registry has issued.
     NeverIssued,
-    /// The id is in use by another generation, or free.
-    Generation {
-        /// The generation the id has now.
+    /// The region is stale: the handle's region incarnation is dead, and
+    /// its id is free or holds a later incarnation.
+    StaleRegion {
+        /// The generation the region id has now.
         current: u32,
     },
-    /// The id reached its last generation and was retired.
+    /// The slot is stale: the handle's object is gone, and its slot holds
+    /// a later object (or a record of one that moved away).
+    StaleSlot {
+        /// The generation the slot has now.
+        current: u32,
+    },
+    /// The region or slot id reached its last generation and was retired.
     Retired,
-    /// The slot is free: its object was destroyed.
-    FreedSlot,
+    /// The object was destroyed (by `free`) and its slot is still free.
+    Freed,
     /// A forwarding record led to an object that no longer exists.
     DeadForwardingTarget,
 }
@@ -26,11 +33,71 @@ pub enum Found {
 impl fmt::Display for Found {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Found::NeverIssued => f.write_str("an id never issued"),
-            Found::Generation { current } => write!(f, "generation {current} in its place"),
-            Found::Retired => f.write_str("a retired id"),
-            Found::FreedSlot => f.write_str("a freed slot"),
-            Found::DeadForwardingTarget => f.write_str("a forwarding record to a dead object"),
+            Found::NeverIssued => f.write_str("the id was never issued"),
+            Found::StaleRegion { current } => {
+                write!(f, "the region is stale (its id is at generation {current})")
+            }
+            Found::StaleSlot { current } => write!(
+                f,
+                "the slot is stale (it is at generation {current}, a later object's)"
+            ),
+            Found::Retired => f.write_str("the id is retired"),
+            Found::Freed => f.write_str("the object was freed"),
+            Found::DeadForwardingTarget => f.write_str("the object moved and was destroyed since"),
+        }
+    }
+}
+
+/// What holds a count: a region or an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counted {
+    /// A region (its reference count).
+    Region(RegionHandle),
+    /// An object (its strong or weak count), by the handle passed in.
+    Object(ObjectHandle),
+}
+
+impl fmt::Display for Counted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Counted::Region(region) => region.fmt(f),
+            Counted::Object(handle) => handle.fmt(f),
+        }
+    }
+}
+
+/// The type an access asked for, in a [`Error::TypeMismatch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// Byte access: a raw object, whatever its tag.
+    Raw,
+    /// A typed access: a value of this Rust type (`core::any::type_name`).
+    Type(&'static str),
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Raw => f.write_str("a raw object (byte access)"),
+            Expected::Type(name) => write!(f, "a `{name}`"),
+        }
+    }
+}
+
+/// What an object is, in a [`Error::TypeMismatch`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectType {
+    /// A raw object with this tag.
+    Raw(TypeTag),
+    /// A typed object: a value of this Rust type.
+    Type(&'static str),
+}
+
+impl fmt::Display for ObjectType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjectType::Raw(tag) => write!(f, "a raw object with {tag}"),
+            ObjectType::Type(name) => write!(f, "a `{name}`"),
         }
     }
 }
@@ -97,25 +164,29 @@ pub enum Error {
         /// What resolution found.
         found: Found,
     },
-    /// The object's type tag is not the one the operation needs (this includes
-    /// byte access to a typed object).
+    /// The object is not of the type the operation needs (this includes
+    /// byte access to a typed object and typed access to a raw one).
     TypeMismatch {
         /// The handle passed in.
         handle: ObjectHandle,
-        /// The tag the operation needed (for byte access: a raw tag).
-        expected: TypeTag,
-        /// The object's tag.
-        found: TypeTag,
+        /// What the operation needed.
+        expected: Expected,
+        /// What the object is.
+        found: ObjectType,
     },
     /// A release or `drop_weak` found the count at 0.
     RefcountUnderflow {
         /// Which count.
         count: Count,
+        /// Whose (the handle passed in).
+        of: Counted,
     },
     /// A count would exceed `u32::MAX`.
     RefcountOverflow {
         /// Which count.
         count: Count,
+        /// Whose (the handle passed in).
+        of: Counted,
     },
     /// The byte slice given to a raw allocation is not `layout.size()` long.
     SizeMismatch {
@@ -211,19 +282,23 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidRegion { region, found } => {
-                write!(f, "{region} is not a live region: found {found}")
+                write!(f, "{region} is not a live region: {found}")
             }
             Error::RootRegion => f.write_str("the root region cannot be retained or released"),
             Error::StaleHandle { handle, found } => {
-                write!(f, "{handle} is stale: found {found}")
+                write!(f, "{handle} names no live object: {found}")
             }
             Error::TypeMismatch {
                 handle,
                 expected,
                 found,
-            } => write!(f, "{handle} has {found}, expected {expected}"),
-            Error::RefcountUnderflow { count } => write!(f, "{count} is already 0"),
-            Error::RefcountOverflow { count } => write!(f, "{count} would exceed u32::MAX"),
+            } => write!(f, "{handle} is {found}, but {expected} was expected"),
+            Error::RefcountUnderflow { count, of } => {
+                write!(f, "the {count} of {of} is already 0")
+            }
+            Error::RefcountOverflow { count, of } => {
+                write!(f, "the {count} of {of} would exceed u32::MAX")
+            }
             Error::SizeMismatch {
                 layout_size,
                 bytes_len,

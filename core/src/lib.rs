@@ -130,7 +130,7 @@ pub use config::{
     DEFAULT_MAX_NURSERY_BYTES, FIRST_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE, MIN_ARENA_BLOCK_SIZE,
 };
 pub use destructor::{typed_tag, Destructor};
-pub use error::{Budget, Count, Error, ErrorKind, Found, Result};
+pub use error::{Budget, Count, Counted, Error, ErrorKind, Expected, Found, ObjectType, Result};
 pub use handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle, MAX_GENERATION};
 pub use invariants::InvariantViolations;
 pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};

@@ -3,8 +3,8 @@
 use core::alloc::Layout;
 
 use super::Registry;
-use crate::destructor::{typed_tag, Destructors};
-use crate::error::{Count, Error, Result};
+use crate::destructor::Destructors;
+use crate::error::{Count, Counted, Error, Expected, Result};
 use crate::handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle};
 use crate::pool::{INLINE_ALIGN, INLINE_SIZE};
 use crate::slot_table::{Aux, Cell, Record, Vacated};
@@ -222,21 +222,11 @@ impl Registry {
         self.live_mut(id).slots.reserve(count)
     }
 
-    #[cold]
-    #[inline(never)]
-    fn mismatch(handle: ObjectHandle, expected: TypeTag, found: TypeTag) -> Error {
-        Error::TypeMismatch {
-            handle,
-            expected,
-            found,
-        }
-    }
-
     /// `Err` unless the record holds a raw object (byte access).
     #[inline(always)]
     fn raw_only(&self, handle: ObjectHandle, record: &Record) -> Result<()> {
         if record.tag & TypeTag::TYPED_BIT != 0 {
-            return Err(self.mismatch_with(handle, TypeTag(0), record.tag));
+            return Err(self.mismatch(handle, Expected::Raw, record.tag));
         }
         Ok(())
     }
@@ -245,15 +235,21 @@ impl Registry {
     #[inline(always)]
     fn typed_only<T: ?Sized + 'static>(&self, handle: ObjectHandle, record: &Record) -> Result<()> {
         if !self.destructors.is::<T>(record.tag) {
-            return Err(self.mismatch_with(handle, typed_tag::<T>(), record.tag));
+            let expected = Expected::Type(core::any::type_name::<T>());
+            return Err(self.mismatch(handle, expected, record.tag));
         }
         Ok(())
     }
 
+    /// A `TypeMismatch` naming what the object with stored tag `stored` is.
     #[cold]
     #[inline(never)]
-    fn mismatch_with(&self, handle: ObjectHandle, expected: TypeTag, stored: u64) -> Error {
-        Self::mismatch(handle, expected, self.destructors.public_tag(stored))
+    fn mismatch(&self, handle: ObjectHandle, expected: Expected, stored: u64) -> Error {
+        Error::TypeMismatch {
+            handle,
+            expected,
+            found: self.destructors.object_type(stored),
+        }
     }
 
     /// The bytes of a raw object. Typed objects are read with
@@ -380,7 +376,7 @@ impl Registry {
         Ok(unsafe { core::slice::from_raw_parts_mut(record.data_mut().cast::<T>(), len) })
     }
 
-    /// The object's type tag (for typed objects, [`typed_tag`] of its type).
+    /// The object's type tag (for typed objects, [`typed_tag`](crate::typed_tag) of its type).
     pub fn type_tag(&self, handle: ObjectHandle) -> Result<TypeTag> {
         let record = self.record(handle)?;
         Ok(self.destructors.public_tag(record.tag))
@@ -478,14 +474,15 @@ impl Registry {
             _ => &mut aux.strong,
         };
         let before = *value;
+        let of = Counted::Object(handle);
         *value = if increment {
             before
                 .checked_add(1)
-                .ok_or(Error::RefcountOverflow { count })?
+                .ok_or(Error::RefcountOverflow { count, of })?
         } else {
             before
                 .checked_sub(1)
-                .ok_or(Error::RefcountUnderflow { count })?
+                .ok_or(Error::RefcountUnderflow { count, of })?
         };
         if count == Count::Strong {
             match (before, *value) {

@@ -135,9 +135,9 @@ impl Registry {
                 && record.generation == handle.slot_generation().wrapping_add(1);
             return match record.occupant() {
                 Occupant::Forwarded(_) if previous => Step::Forward,
-                Occupant::Free if previous => Step::Dead(Found::FreedSlot),
+                Occupant::Free if previous => Step::Dead(Found::Freed),
                 Occupant::Retired if previous => Step::Dead(Found::Retired),
-                _ => Step::Dead(Found::Generation {
+                _ => Step::Dead(Found::StaleSlot {
                     current: record.generation,
                 }),
             };
@@ -145,7 +145,7 @@ impl Registry {
         match self.ghost_node(slot, handle) {
             Some(_) => Step::Forward,
             None if slot.is_retired() => Step::Dead(Found::Retired),
-            None => Step::Dead(Found::Generation {
+            None => Step::Dead(Found::StaleRegion {
                 current: slot.generation(),
             }),
         }

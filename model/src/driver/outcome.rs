@@ -142,7 +142,7 @@ mod tests {
     fn core_errors_map_to_model_kinds_and_resource_failures_stay_unpredicted() {
         let stale = regions::Error::StaleHandle {
             handle: regions::ObjectHandle::from_raw_parts(0, 0, 0, 0),
-            found: regions::Found::FreedSlot,
+            found: regions::Found::Freed,
         };
         assert_eq!(
             Rejection::from(stale),
