@@ -123,6 +123,8 @@ mod registry;
 mod size_class;
 mod slot_table;
 mod stats;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
 mod unwind;
 
 pub use config::{

@@ -87,14 +87,15 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use regions::{Compaction, Found, ObjectHandle, RegionHandle, Registry, TypeTag, WeakHandle};
 
 use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
-use crate::op::{compact_byte_limit, decode_ops, op_strategy_within, Op, SliceKind};
+use crate::op::{compact_byte_limit, decode_ops, op_strategy_within, Op, Oversized, SliceKind};
 
 use compare::Comparison;
 use destructors::DestructorLogs;
 use handles::Handles;
 use outcome::{ObjectQueries, Outcome, RegionQueries};
 use reference::{
-    align_of_log2, bulk_bytes, pattern, ModelOp, Prediction, SCOPED_ALIGN, SCOPED_FILL, SCOPED_TAG,
+    align_of_log2, bulk_bytes, oversized_len, pattern, ModelOp, Prediction, SCOPED_ALIGN,
+    SCOPED_FILL, SCOPED_TAG,
 };
 use typed::{
     encoding_of, slice_encoding, with_slice_type, with_type, SliceElement, Tracked, TypedValue,
@@ -412,6 +413,38 @@ impl Driver {
                 reg.create_region_with_budget(parent, u64::from(budget))
                     .map_err(err),
             ),
+            Op::SaturateCounts { object } => Outcome::Done(
+                reg.set_counts_for_testing(object, u32::MAX - 1, u32::MAX - 1)
+                    .map_err(err),
+            ),
+            Op::SaturateRegionRefcount { region } => Outcome::Done(
+                reg.set_region_refcount_for_testing(region, u32::MAX - 1)
+                    .map_err(err),
+            ),
+            Op::AllocOversized { region, what } => match what {
+                Oversized::Slice(kind) => {
+                    let drops = &self.logs.drops;
+                    let mut calls = Vec::new();
+                    let (len, allocated) = with_slice_type!(kind, T => {
+                        let len = oversized_len(std::mem::size_of::<T>());
+                        // Never called: a token no live value has.
+                        let fill = |i| {
+                            calls.push(i);
+                            T::element(i, u64::MAX >> 1, 0, drops)
+                        };
+                        (len, reg.alloc_slice_fill_with(region, len, fill))
+                    });
+                    extras.fill_calls = Some((len, calls));
+                    Outcome::Object(allocated.map_err(err))
+                }
+                Oversized::Bulk { count } => {
+                    let layout = Layout::from_size_align(regions::MAX_OBJECT_SIZE + 1, 1)
+                        .expect("a valid layout");
+                    let allocated =
+                        reg.alloc_bulk(region, layout, TypeTag(0), usize::from(count), &[]);
+                    Outcome::Objects(allocated.map_err(err))
+                }
+            },
             Op::SetBudget { budget } => {
                 reg.set_budget(budget.map(u64::from));
                 Outcome::Done(Ok(()))

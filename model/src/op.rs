@@ -166,6 +166,22 @@ impl TypedKind {
     ];
 }
 
+/// The allocations of [`Op::AllocOversized`]: sizes just above
+/// `MAX_OBJECT_SIZE` that no buffer is built for.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Oversized {
+    /// `alloc_slice_fill_with(region, MAX_OBJECT_SIZE / size_of::<T>() + 1,
+    /// f)`: `SizeOverflow`, and `f` is never called.
+    Slice(SliceKind),
+    /// `alloc_bulk(region, Layout(MAX_OBJECT_SIZE + 1, 1), TypeTag(0),
+    /// count, &[])`: `SizeOverflow` for `count == 0`, else `SizeMismatch`
+    /// (the bytes cannot be `count` such objects long).
+    Bulk {
+        /// How many objects.
+        count: u8,
+    },
+}
+
 /// The element types of typed slices (`AllocSlice`, `GetSlice`).
 ///
 /// Its `Debug` prints the path (`SliceKind::Words`): the variant names are
@@ -429,6 +445,27 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         #[arbitrary(with = arbitrary_tag)]
         tag: u64,
     },
+    /// Test hook `set_counts_for_testing(object, u32::MAX - 1, u32::MAX - 1)`:
+    /// the next `Retain` / `Downgrade` of the object succeeds, the one after
+    /// overflows (`RefcountOverflow`).
+    SaturateCounts {
+        /// The object.
+        object: O,
+    },
+    /// Test hook `set_region_refcount_for_testing(region, u32::MAX - 1)`:
+    /// the next `RetainRegion` succeeds, the one after overflows.
+    SaturateRegionRefcount {
+        /// The region.
+        region: R,
+    },
+    /// An allocation too large to exist, which must fail with
+    /// `SizeOverflow` (or an earlier error) and allocate nothing.
+    AllocOversized {
+        /// Where.
+        region: R,
+        /// Which allocation.
+        what: Oversized,
+    },
     /// `set_budget(budget)`: the registry-wide payload budget in bytes
     /// (`None` removes it). Mostly small, so later allocations hit it.
     SetBudget {
@@ -468,6 +505,12 @@ impl<R, O, W> Op<R, O, W> {
             },
             SetBudget { budget } => SetBudget { budget: *budget },
             RegisterPanickingDestructor { tag } => RegisterPanickingDestructor { tag: *tag },
+            SaturateCounts { object: o } => SaturateCounts { object: object(o) },
+            SaturateRegionRefcount { region: r } => SaturateRegionRefcount { region: region(r) },
+            AllocOversized { region: r, what } => AllocOversized {
+                region: region(r),
+                what: *what,
+            },
             RetainRegion { region: r } => RetainRegion { region: region(r) },
             ReleaseRegion { region: r } => ReleaseRegion { region: region(r) },
             WithRegion { parent, size, keep } => WithRegion {
@@ -632,6 +675,9 @@ impl<R, O, W> Op<R, O, W> {
             AllocBulk { .. } => "AllocBulk",
             SetBudget { .. } => "SetBudget",
             RegisterPanickingDestructor { .. } => "RegisterPanickingDestructor",
+            SaturateCounts { .. } => "SaturateCounts",
+            SaturateRegionRefcount { .. } => "SaturateRegionRefcount",
+            AllocOversized { .. } => "AllocOversized",
             CreateRegionWithBudget { .. } => "CreateRegionWithBudget",
         }
     }
@@ -649,7 +695,7 @@ pub enum Operand<R, O, W> {
 }
 
 /// Number of op variants (the length of [`Op::kind_name`]'s range).
-pub const OP_KINDS: usize = 30;
+pub const OP_KINDS: usize = 33;
 
 /// How many handles of each kind the driver has seen: the valid index range
 /// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
@@ -710,10 +756,11 @@ pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
 pub mod prelude {
     pub use super::ObjectRef::*;
     pub use super::Op::*;
+    pub use super::Oversized::*;
     pub use super::RegionRef::*;
     pub use super::TypedKind::*;
     pub use super::WeakRef::*;
-    pub use super::{ObjectRef, Op, RegionRef, SliceKind, TypedKind, WeakRef};
+    pub use super::{ObjectRef, Op, Oversized, RegionRef, SliceKind, TypedKind, WeakRef};
 }
 
 // ---------------------------------------------------------------------------
@@ -908,6 +955,14 @@ fn budget_strategy() -> BoxedStrategy<Option<u16>> {
     .boxed()
 }
 
+fn oversized_strategy() -> BoxedStrategy<Oversized> {
+    prop_oneof![
+        slice_kind_strategy().prop_map(Oversized::Slice),
+        (0..=2u8).prop_map(|count| Oversized::Bulk { count }),
+    ]
+    .boxed()
+}
+
 fn slice_kind_strategy() -> BoxedStrategy<SliceKind> {
     proptest::sample::select(SliceKind::ALL.to_vec()).boxed()
 }
@@ -1046,6 +1101,9 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
             }),
         1 => budget_strategy().prop_map(|budget| Op::SetBudget { budget }),
         1 => tag_strategy().prop_map(|tag| Op::RegisterPanickingDestructor { tag }),
+        1 => object().prop_map(|object| Op::SaturateCounts { object }),
+        1 => region().prop_map(|region| Op::SaturateRegionRefcount { region }),
+        1 => (region(), oversized_strategy()).prop_map(|(region, what)| Op::AllocOversized { region, what }),
         2 => (region(), region_budget_strategy())
             .prop_map(|(parent, budget)| Op::CreateRegionWithBudget { parent, budget }),
     ]

@@ -109,6 +109,8 @@ fn committed_corpus_reaches_the_failure_paths() {
     let rejected = |kind: &str| report.rejections.keys().any(|r| r.contains(kind));
     let goals = [
         ("BudgetExceeded", rejected("BudgetExceeded")),
+        ("SizeOverflow", rejected("SizeOverflow")),
+        ("RefcountOverflow", rejected("RefcountOverflow")),
         (
             "a panicking destructor",
             report.panicking_destructor_ops > 0,

@@ -74,6 +74,14 @@ fn assert_reached(
             report.rejections_of("BudgetExceeded") > 0,
         ),
         (
+            "a SizeOverflow rejection",
+            report.rejections_of("SizeOverflow") > 0,
+        ),
+        (
+            "a RefcountOverflow rejection",
+            report.rejections_of("RefcountOverflow") > 0,
+        ),
+        (
             "an op that panicked in a destructor",
             report.panicking_destructor_ops > 0,
         ),

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
-use crate::op::{ObjectRef, Op, Operand, RegionRef, TableLens, WeakRef, ALIGN_LOG2_CAP};
+use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId, MAX_OBJECT_SIZE};
+use crate::op::{ObjectRef, Op, Operand, Oversized, RegionRef, TableLens, WeakRef, ALIGN_LOG2_CAP};
 
 use super::outcome::{ObjectQueries, Outcome, RegionQueries, Res};
 
@@ -49,6 +49,12 @@ pub(crate) fn bulk_bytes(fill: u8, size: usize, count: usize, mismatched: bool) 
         bytes.push(fill);
     }
     bytes
+}
+
+/// The element count of an oversized slice of `element_size`-byte
+/// elements: one more than `MAX_OBJECT_SIZE` allows.
+pub(crate) fn oversized_len(element_size: usize) -> usize {
+    MAX_OBJECT_SIZE / element_size + 1
 }
 
 /// The alignment an op's `align_log2` stands for.
@@ -244,6 +250,31 @@ impl Reference {
             Op::RegisterPanickingDestructor { tag } => {
                 Outcome::Done(m.register_panicking_destructor(tag).map_err(Into::into))
             }
+            Op::SaturateCounts { object } => {
+                Outcome::Done(m.saturate_counts(object).map_err(Into::into))
+            }
+            Op::SaturateRegionRefcount { region } => {
+                Outcome::Done(m.saturate_region_refcount(region).map_err(Into::into))
+            }
+            Op::AllocOversized { region, what } => match what {
+                Oversized::Slice(kind) => {
+                    let info = kind.info();
+                    let size = oversized_len(info.element_size) * info.element_size;
+                    let refused = m
+                        .check_typed_allocation(region, size, info.align)
+                        .expect_err("a slice above MAX_OBJECT_SIZE is never allocated");
+                    Outcome::Object(Err(refused.into()))
+                }
+                Oversized::Bulk { count } => {
+                    let size = MAX_OBJECT_SIZE + 1;
+                    let allocated = m.alloc_bulk(region, size, 1, 0, usize::from(count), &[]);
+                    assert!(
+                        allocated.is_err(),
+                        "an oversized bulk allocation is refused"
+                    );
+                    Outcome::Objects(allocated.map_err(Into::into))
+                }
+            },
             Op::SetBudget { budget } => {
                 m.set_budget(budget.map(usize::from));
                 Outcome::Done(Ok(()))

@@ -65,11 +65,23 @@ impl Model {
             size,
             "alloc_typed: value bytes differ from size"
         );
+        self.check_typed_allocation(region, size, align)?;
+        Ok(self.insert_object(region, align, bytes, tag, true, needs_drop))
+    }
+
+    /// The checks of [`Model::alloc_typed`], in order, without allocating:
+    /// what a typed allocation of `size` bytes would fail with (used alone
+    /// for sizes too large to build a value of).
+    pub fn check_typed_allocation(
+        &self,
+        region: RegionId,
+        size: usize,
+        align: usize,
+    ) -> Result<(), ModelError> {
         self.live_region(region)?;
         check_align(align)?;
         check_size(size)?;
-        self.check_budget(region, size)?;
-        Ok(self.insert_object(region, align, bytes, tag, true, needs_drop))
+        self.check_budget(region, size)
     }
 
     /// Raw `alloc_bulk(region, layout, tag, count, bytes)`: `count` new raw
@@ -272,6 +284,19 @@ impl Model {
         self.move_object(o, target);
         self.reach.manual_promotions += 1;
         self.counters.manual_promotions += 1;
+        Ok(())
+    }
+
+    /// Test hook `set_counts_for_testing(h, u32::MAX - 1, u32::MAX - 1)`:
+    /// both counts one below the maximum, so that the next `retain` (or
+    /// `downgrade`) succeeds and the one after overflows.
+    ///
+    /// Errors: `StaleHandle`.
+    pub fn saturate_counts(&mut self, o: ObjectId) -> Result<(), ModelError> {
+        self.live_object(o)?;
+        let state = self.live_object_mut(o);
+        state.strong = u32::MAX - 1;
+        state.weak = u32::MAX - 1;
         Ok(())
     }
 

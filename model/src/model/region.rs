@@ -151,6 +151,17 @@ impl Model {
         Ok(())
     }
 
+    /// Test hook `set_region_refcount_for_testing(r, u32::MAX - 1)`: the
+    /// next `retain_region` succeeds, the one after overflows.
+    ///
+    /// Errors, in order: `RootRegion` → `InvalidRegion`.
+    pub fn saturate_region_refcount(&mut self, r: RegionId) -> Result<(), ModelError> {
+        self.non_root(r)?;
+        self.live_region(r)?;
+        self.live_region_mut(r).refcount = u32::MAX - 1;
+        Ok(())
+    }
+
     /// `RootRegion` if `r` is the root (checked before liveness).
     fn non_root(&self, r: RegionId) -> Result<(), ModelError> {
         if r == self.root() {

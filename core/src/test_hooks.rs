@@ -1,0 +1,49 @@
+//! Hooks that put a registry into states tests cannot reach quickly
+//! (feature `test-hooks`; never enable it in production).
+//!
+//! Counts near `u32::MAX` take four billion calls to reach honestly; these
+//! setters get there in one, so that `RefcountOverflow` is tested (and
+//! reached by the differential harness) like every other error.
+
+use crate::error::{Error, Result};
+use crate::handle::{ObjectHandle, RegionHandle};
+use crate::registry::Registry;
+
+impl Registry {
+    /// Sets the strong and weak counts of the object `handle` resolves to,
+    /// as if that many `retain`s and `downgrade`s had happened.
+    pub fn set_counts_for_testing(
+        &mut self,
+        handle: ObjectHandle,
+        strong: u32,
+        weak: u32,
+    ) -> Result<()> {
+        let home = self.locate_mut(handle)?;
+        let region = self.live_mut(home.region().id());
+        let aux = region.slots.aux_mut(home.slot());
+        let was_strong = aux.strong > 0;
+        aux.strong = strong;
+        aux.weak = weak;
+        match (was_strong, strong > 0) {
+            (false, true) => region.strong_objects += 1,
+            (true, false) => region.strong_objects -= 1,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Sets the reference count of `region` (not the root; at least 1), as
+    /// if that many `retain_region`s had happened.
+    pub fn set_region_refcount_for_testing(
+        &mut self,
+        region: RegionHandle,
+        refcount: u32,
+    ) -> Result<()> {
+        if region == self.root() {
+            return Err(Error::RootRegion);
+        }
+        self.region(region)?;
+        self.live_mut(region.id()).refcount = refcount.max(1);
+        Ok(())
+    }
+}
