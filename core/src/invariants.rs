@@ -18,7 +18,12 @@
 //!   moved object's node names it as home; every ghost record (in the map
 //!   or a region slot) names a dead region incarnation and a node; node
 //!   record counts are exact;
-//! - the block cache: its byte count, limit and block alignment.
+//! - the block cache: its byte count, limit and block alignment;
+//! - with the `poison` feature: that freed memory is still poison (vacant
+//!   slot cells and spare records, of dead regions' kept tables too; free
+//!   slab chunks and never-carved space; free large chunks; nursery bytes
+//!   outside live objects, of dead regions' kept nurseries too; cached
+//!   blocks), see `poison.rs`.
 
 use alloc::format;
 use alloc::string::String;
@@ -67,11 +72,18 @@ impl Registry {
         self.check_tree(&mut problems);
         let mut slot_records = HashMap::new();
         for (id, slot) in self.regions.iter().enumerate() {
+            let mut local = Vec::new();
             if slot.is_live() {
-                let mut local = Vec::new();
                 self.check_region(id as u32, &slot.region, &mut slot_records, &mut local);
-                problems.extend(local.into_iter().map(|p| format!("region {id}: {p}")));
+            } else {
+                // A dead region's kept table and nursery are freed memory.
+                #[cfg(feature = "poison")]
+                {
+                    slot.region.slots.check_poison(&mut local);
+                    slot.region.pool.check_retained_poison(&mut local);
+                }
             }
+            problems.extend(local.into_iter().map(|p| format!("region {id}: {p}")));
         }
         for (region, slot, node) in self.slot_ghosts() {
             *slot_records.entry(node).or_default() += 1;
