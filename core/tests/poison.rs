@@ -143,6 +143,9 @@ fn caught_after_free(mut reg: Registry, kinds: &[Kind], what: &str) {
     }
 }
 
+/// How a case makes its registry.
+type NewRegistry = fn() -> Registry;
+
 /// A registry whose regions have no nursery: heap objects go straight to
 /// their slab or large pool.
 fn without_nursery() -> Registry {
@@ -202,7 +205,7 @@ fn caught_in_a_freed_nursery_object() {
 #[test]
 #[cfg_attr(miri, ignore)]
 fn caught_in_a_dead_regions_memory() {
-    let cases: [(fn() -> Registry, _, _, usize); 4] = [
+    let cases: [(NewRegistry, _, _, usize); 4] = [
         (Registry::new, inline_kinds(), "spare slot records", 2),
         (Registry::new, slab_kinds(), "nursery", 2),
         (without_nursery, slab_kinds(), "cached block", 1),
