@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: everything `cargo test --workspace` checks, plus the
-# lints, docs, the no_std build and the small-generations configuration.
+# lints, docs, the no_std build and the small-generations and poison
+# configurations.
 # Usage: ci/test.sh            (full)
 #        ci/test.sh --quick    (only cargo test --workspace)
 set -euo pipefail
@@ -18,8 +19,12 @@ fi
 step "cargo test -p regions --features small-generations (generation wraparound reachable)"
 cargo test -p regions --features small-generations
 
+step "cargo test -p regions --features poison (freed memory poisoned and verified)"
+cargo test -p regions --features poison
+
 step "cargo build -p regions --no-default-features (no_std + alloc)"
 cargo build -p regions --no-default-features
+cargo build -p regions --no-default-features --features poison
 
 step "cargo fmt --check"
 rustup component add rustfmt >/dev/null 2>&1 || true
@@ -28,6 +33,7 @@ cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -D warnings"
 rustup component add clippy >/dev/null 2>&1 || true
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p regions --all-targets --features poison -- -D warnings
 
 step "rustdoc -D warnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc -p regions --no-deps

@@ -16,6 +16,7 @@ use core::ptr::NonNull;
 
 use crate::config::{FIRST_BLOCK_LOG2, MAX_BLOCK_LOG2};
 use crate::error::{Error, Result};
+use crate::poison;
 use crate::MAX_ALIGN;
 
 /// Number of block sizes: `FIRST_BLOCK_LOG2..=MAX_BLOCK_LOG2`.
@@ -99,15 +100,27 @@ impl BlockCache {
     }
 
     /// A block of `1 << log2` bytes: a cached one if there is one, else a
-    /// fresh one from the global allocator.
+    /// fresh one from the global allocator. With the `poison` feature the
+    /// block is all poison: a cached one is verified (before the cache
+    /// changes, so a panic leaves it consistent), a fresh one filled.
     #[inline]
     pub fn take(&mut self, log2: u8) -> Result<NonNull<u8>> {
+        let size = 1usize << log2;
+        #[cfg(feature = "poison")]
+        if let Some(block) = self.bins[Self::bin(log2)].last() {
+            // SAFETY: a cached block is `size` bytes owned by the cache
+            // alone, poisoned whole by `give`.
+            unsafe { poison::verify_reuse(block.as_ptr(), size, 0..size) };
+        }
         if let Some(block) = self.bins[Self::bin(log2)].pop() {
-            self.cached -= 1 << log2;
+            self.cached -= size;
             self.reuses += 1;
             return Ok(block);
         }
         let block = system_alloc(block_layout(log2))?;
+        // SAFETY: the block is `size` fresh bytes; poisoning them makes
+        // every byte of every page initialized, as the checks read them.
+        unsafe { poison::fill(block.as_ptr(), size, 0..size) };
         self.system_allocs += 1;
         Ok(block)
     }
@@ -123,6 +136,10 @@ impl BlockCache {
         let size = 1usize << log2;
         let bin = &mut self.bins[Self::bin(log2)];
         if self.cached + size <= self.limit && bin.try_reserve(1).is_ok() {
+            // SAFETY: the caller gives the block up: its `size` bytes hold
+            // no object any more. (Bytes freed earlier are poisoned again,
+            // so a stray write into them before now goes unnoticed.)
+            unsafe { poison::fill(block.as_ptr(), size, 0..size) };
             bin.push(block);
             self.cached += size;
         } else {
@@ -172,6 +189,17 @@ impl BlockCache {
                 problems.push(alloc::format!(
                     "cached block {block:?} is not aligned to {align}"
                 ));
+            }
+            #[cfg(feature = "poison")]
+            for block in blocks {
+                let size = 1usize << (bin + usize::from(FIRST_BLOCK_LOG2));
+                // SAFETY: a cached block is `size` bytes owned by the cache
+                // alone, poisoned whole by `give`.
+                if let Some(problem) = unsafe { poison::report(block.as_ptr(), size, 0..size) } {
+                    problems.push(alloc::format!(
+                        "cached block {block:?} of {size} bytes: {problem}"
+                    ));
+                }
             }
         }
     }

@@ -21,7 +21,12 @@
 //! - the block cache: its byte count, limit and block alignment;
 //! - accounting: the registry's payload and object counts are the sums of
 //!   the regions'; region budgets belong to live, flagged regions; peaks
-//!   are at least the current figures.
+//!   are at least the current figures;
+//! - with the `poison` feature: that freed memory is still poison (vacant
+//!   slot cells and spare records, of dead regions' kept tables too; free
+//!   slab chunks and never-carved space; free large chunks; nursery bytes
+//!   outside live objects, of dead regions' kept nurseries too; cached
+//!   blocks), see `poison.rs`.
 
 use alloc::format;
 use alloc::string::String;
@@ -70,11 +75,18 @@ impl Registry {
         self.check_tree(&mut problems);
         let mut slot_records = HashMap::new();
         for (id, slot) in self.regions.iter().enumerate() {
+            let mut local = Vec::new();
             if slot.is_live() {
-                let mut local = Vec::new();
                 self.check_region(id as u32, &slot.region, &mut slot_records, &mut local);
-                problems.extend(local.into_iter().map(|p| format!("region {id}: {p}")));
+            } else {
+                // A dead region's kept table and nursery are freed memory.
+                #[cfg(feature = "poison")]
+                {
+                    slot.region.slots.check_poison(&mut local);
+                    slot.region.pool.check_retained_poison(&mut local);
+                }
             }
+            problems.extend(local.into_iter().map(|p| format!("region {id}: {p}")));
         }
         for (region, slot, node) in self.slot_ghosts() {
             *slot_records.entry(node).or_default() += 1;

@@ -98,6 +98,28 @@
 //! `core::error::Error`). Real allocation failure is reported as
 //! [`Error::OutOfMemory`] wherever the crate allocates for an operation.
 //! [`Registry`] is `Send`.
+//!
+//! # Features
+//!
+//! - `std` (default): links the standard library; the crate uses only
+//!   `core` and `alloc` either way.
+//! - `small-generations`: shrinks [`MAX_GENERATION`] to 3 so that tests and
+//!   fuzzing reach id retirement quickly.
+//! - `poison` (debugging): freed object memory — vacant slot records' cells,
+//!   free slab and large-pool chunks, freed nursery bytes, blocks in the
+//!   block cache — is filled with `0xDE`, except the bytes the allocator
+//!   keeps its own links in (the first 4 bytes of a vacant cell or a free
+//!   slab chunk; the 16-byte boundary tag and 8 bytes of links of a free
+//!   large chunk). The pattern is verified when the memory is handed out
+//!   again and by [`Registry::check_invariants`], for every free byte the
+//!   registry knows. A mismatch means something wrote through a stale raw
+//!   pointer after the object was freed, moved or its region died: on
+//!   reuse the allocator **panics** with `regions: freed memory at {addr:p}
+//!   was written after free (poison feature)` rather than hand out that
+//!   memory, and `check_invariants` reports a violation naming the region,
+//!   page or slot, address and offset. `docs/SEMANTICS.md` ("Poisoning")
+//!   has the exact rules and limits. Without the feature none of this is
+//!   compiled.
 
 #![no_std]
 #![deny(missing_docs)]
@@ -117,6 +139,7 @@ mod error;
 mod forwarding;
 mod handle;
 mod invariants;
+mod poison;
 mod pool;
 mod region;
 mod registry;

@@ -25,6 +25,7 @@ use core::mem::MaybeUninit;
 
 use crate::error::{Error, Result};
 use crate::handle::MAX_GENERATION;
+use crate::poison;
 use crate::pool::HeapRef;
 
 /// Marks the end of the free list.
@@ -109,6 +110,14 @@ pub(crate) struct Record {
 
 const _: () = assert!(core::mem::size_of::<Record>() == 32);
 const _: () = assert!(core::mem::size_of::<Cell>() == 16);
+
+/// Bytes of a record, and of its cell.
+const RECORD: usize = core::mem::size_of::<Record>();
+const CELL: usize = core::mem::size_of::<Cell>();
+/// Cell bytes of a vacant record that hold its link (free list or
+/// forwarding node); with the `poison` feature the rest is poisoned.
+#[cfg(feature = "poison")]
+const LINK: usize = core::mem::size_of::<u32>();
 
 // SAFETY: a record either owns its bytes (inline) or names storage in its
 // region's pool; objects of a Rust type are only stored when it is `Send`.
@@ -244,6 +253,33 @@ impl Record {
     /// The cell, to move the object elsewhere.
     pub fn cell(&self) -> Cell {
         self.cell
+    }
+
+    /// Poisons the cell of a record whose object just left it (freed or
+    /// moved; feature `poison`). The link written afterwards keeps bytes
+    /// `0..LINK`.
+    #[inline(always)]
+    fn poison_cell(&mut self) {
+        // SAFETY: the cell is `CELL` bytes of this record; its object is
+        // gone (a copy was taken when needed), so nothing uses them.
+        unsafe { poison::fill((&mut self.cell as *mut Cell).cast(), CELL, 0..CELL) }
+    }
+
+    /// Verifies the poisoned bytes of a vacant record's cell before a new
+    /// object takes it; panics if they were written.
+    #[cfg(feature = "poison")]
+    fn verify_cell_reuse(&self) {
+        // SAFETY: the cell is `CELL` readable bytes of this record; bytes
+        // `LINK..` were poisoned when the record became vacant.
+        unsafe { poison::verify_reuse((&self.cell as *const Cell).cast(), CELL, LINK..CELL) }
+    }
+
+    /// A `check_invariants` line if the poisoned bytes of a vacant
+    /// record's cell were written.
+    #[cfg(feature = "poison")]
+    fn cell_poison_report(&self) -> Option<String> {
+        // SAFETY: as in `verify_cell_reuse`.
+        unsafe { poison::report((&self.cell as *const Cell).cast(), CELL, LINK..CELL) }
     }
 
     /// The object's bytes.
@@ -433,6 +469,7 @@ impl SlotTable {
             .map_err(oom)?;
         self.aux.try_reserve_exact(capacity - len).map_err(oom)?;
         self.room = Self::room_of(&self.records, &self.aux);
+        self.poison_spare();
         Ok(())
     }
 
@@ -453,6 +490,8 @@ impl SlotTable {
         cell: Cell,
         aux: Aux,
     ) -> (u32, u32, *mut u8) {
+        #[cfg(feature = "poison")]
+        self.verify_reuse();
         let size = size as u32 | if heap { HEAP } else { 0 };
         let heap_data = if heap {
             // SAFETY: the caller says `cell` holds a `HeapRef` iff `heap`.
@@ -511,6 +550,39 @@ impl SlotTable {
         (slot, generation, data)
     }
 
+    /// Verifies the memory the next [`occupy`](Self::occupy) takes (the
+    /// first free record's cell, or the next spare record) before anything
+    /// changes; panics if it was written since it was freed (feature
+    /// `poison`).
+    #[cfg(feature = "poison")]
+    fn verify_reuse(&self) {
+        if let Some(record) = self.records.get(self.free_head as usize) {
+            record.verify_cell_reuse();
+        } else {
+            let start = self.records.len() * RECORD;
+            // SAFETY: room was reserved, so the buffer holds the next
+            // record's bytes (spare capacity), poisoned by `poison_spare`.
+            unsafe {
+                poison::verify_reuse(
+                    self.records.as_ptr().cast(),
+                    self.records.capacity() * RECORD,
+                    start..start + RECORD,
+                )
+            }
+        }
+    }
+
+    /// Poisons the records' spare capacity (feature `poison`): after the
+    /// table grows, and after it empties (the records of a dead incarnation
+    /// become spare capacity).
+    fn poison_spare(&mut self) {
+        let len = self.records.len() * RECORD;
+        let capacity = self.records.capacity() * RECORD;
+        // SAFETY: the buffer holds `capacity` bytes; those past `len` are
+        // spare capacity, which no record uses.
+        unsafe { poison::fill(self.records.as_mut_ptr().cast(), capacity, len..capacity) }
+    }
+
     /// Makes live `slot` vacant: free, or retired at the last generation.
     #[inline(always)]
     pub fn vacate(&mut self, slot: u32) {
@@ -533,6 +605,7 @@ impl SlotTable {
         };
         let last = record.generation == MAX_GENERATION;
         record.generation = record.generation.wrapping_add(1);
+        record.poison_cell();
         self.put_vacant(slot, last);
         self.live -= 1;
         self.bytes -= vacated.size as u64;
@@ -566,6 +639,7 @@ impl SlotTable {
         record.generation = record.generation.wrapping_add(1);
         record.size = 0;
         record.tag = VACANT_FORWARDED;
+        record.poison_cell();
         record.cell.link = node;
     }
 
@@ -583,6 +657,7 @@ impl SlotTable {
     /// Empties the table, keeping its capacity (the region died).
     pub fn clear(&mut self) {
         self.records.clear();
+        self.poison_spare();
         self.aux.clear();
         self.free_head = NO_SLOT;
         self.free = 0;
@@ -665,6 +740,36 @@ impl SlotTable {
                 "live objects hold {bytes} payload bytes but the table counts {}",
                 self.bytes
             ));
+        }
+        #[cfg(feature = "poison")]
+        self.check_poison(problems);
+    }
+
+    /// Checks that the memory of objects that left the table is still
+    /// poison: vacant records' cells and the spare records. A dead
+    /// region's table (all spare) is checked with this alone.
+    #[cfg(feature = "poison")]
+    pub fn check_poison(&self, problems: &mut Vec<String>) {
+        for (slot, record) in self.records() {
+            if record.is_live() {
+                continue;
+            }
+            if let Some(problem) = record.cell_poison_report() {
+                problems.push(alloc::format!("vacant slot {slot}: {problem}"));
+            }
+        }
+        let (len, capacity) = (self.records.len(), self.records.capacity());
+        // SAFETY: the buffer holds `capacity` records; those past `len` are
+        // spare capacity, poisoned by `poison_spare`.
+        let spare = unsafe {
+            poison::report(
+                self.records.as_ptr().cast(),
+                capacity * RECORD,
+                len * RECORD..capacity * RECORD,
+            )
+        };
+        if let Some(problem) = spare {
+            problems.push(alloc::format!("spare slot records: {problem}"));
         }
     }
 }

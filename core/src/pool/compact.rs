@@ -135,9 +135,7 @@ impl Pools {
         if page.owner == LARGE_OWNER {
             super::large::give(page, offset);
         } else {
-            let next = page.free;
-            page.write_u32(offset, next);
-            page.free = offset;
+            super::slab::push_free(page, offset);
         }
         page.live -= 1;
         if page.live > 0 {

@@ -33,6 +33,9 @@ use crate::error::Result;
 pub(crate) const HEADER: u32 = 16;
 /// The smallest chunk: a header plus room for the free-list links.
 const MIN_CHUNK: u32 = 32;
+/// Bytes at the start of a free chunk that the pool uses: the header and
+/// the free-list links. With the `poison` feature the rest is poisoned.
+const FREE_META: u32 = HEADER + 8;
 const FREE: u32 = 0xF4EE;
 const USED: u32 = 0x05ED;
 
@@ -140,16 +143,22 @@ fn take(page: &mut Page, size: u32, align: u32) -> Option<u32> {
             cursor = page.read_u32(cursor + HEADER);
             continue;
         }
-        unlink_free(page, cursor);
         let start = data - HEADER;
+        let mut stop = data + body;
+        if end - stop < MIN_CHUNK {
+            stop = end;
+        }
+        // The bytes that stop being free: the new used chunk and the header
+        // and links of the free chunk after it, but the metadata the found
+        // chunk already had. Verified before anything changes, so a panic
+        // leaves the page as it was.
+        let tail_meta = if stop < end { FREE_META } else { 0 };
+        page.verify_reuse(start.max(cursor + FREE_META)..stop + tail_meta);
+        unlink_free(page, cursor);
         let mut prev_size = found.prev_size;
         if start > cursor {
             add_free(page, cursor, start - cursor, prev_size);
             prev_size = start - cursor;
-        }
-        let mut stop = data + body;
-        if end - stop < MIN_CHUNK {
-            stop = end;
         }
         set_header(page, start, stop - start, prev_size, USED);
         set_next_prev_size(page, start, stop - start);
@@ -167,6 +176,9 @@ pub(super) fn give(page: &mut Page, data: u32) {
     let mut chunk = data - HEADER;
     let own = header(page, chunk);
     debug_assert_eq!(own.state, USED, "large chunk at {chunk} is not in use");
+    // The whole chunk: its header becomes free bytes too if it merges with
+    // the chunk before, and is written again by `add_free` if not.
+    page.poison(chunk..chunk + own.size);
     let mut size = own.size;
     let mut prev_size = own.prev_size;
     let next = chunk + size;
@@ -174,6 +186,8 @@ pub(super) fn give(page: &mut Page, data: u32) {
         let after = header(page, next);
         if after.state == FREE {
             unlink_free(page, next);
+            // Its header and links are inside the merged chunk now.
+            page.poison(next..next + FREE_META);
             size += after.size;
         }
     }
@@ -284,6 +298,13 @@ impl Pools {
                     "chunk at {cursor} says prev_size {} but the previous chunk has {prev_size}",
                     chunk.prev_size
                 ));
+            }
+            #[cfg(feature = "poison")]
+            if chunk.state == FREE {
+                let body = cursor + FREE_META..cursor + chunk.size;
+                if let Some(problem) = page.poison_report(body) {
+                    report(alloc::format!("free chunk at {cursor}: {problem}"));
+                }
             }
             match chunk.state {
                 FREE if prev_free => report(alloc::format!("free chunks touch at {cursor}")),

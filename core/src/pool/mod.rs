@@ -271,7 +271,7 @@ impl Pool {
                 unsafe { system_free(heap.data, layout) };
                 self.dedicated -= 1;
             }
-            NURSERY_PAGE => self.nursery_free(),
+            NURSERY_PAGE => self.nursery_free(heap.data, layout.size()),
             index => self
                 .pools
                 .as_mut()
@@ -290,6 +290,9 @@ impl Pool {
             pools.release_all(cache);
         }
         if keep_nursery {
+            // The region's objects are gone (their destructors have run).
+            let used = self.nursery.bump;
+            self.nursery.poison(0..used);
             self.nursery.bump = 0;
             self.nursery.live = 0;
         } else {
@@ -366,6 +369,14 @@ impl Pool {
             }
             None => {}
         }
+    }
+
+    /// Checks that the nursery a dead region keeps for the next region
+    /// (empty) is poison throughout; the region's other pages went back to
+    /// the block cache, which checks its own.
+    #[cfg(feature = "poison")]
+    pub fn check_retained_poison(&self, problems: &mut Vec<String>) {
+        self.check_nursery_poison(&[], problems);
     }
 }
 

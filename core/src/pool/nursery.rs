@@ -80,6 +80,9 @@ impl Pool {
         if end > page.size() {
             return None;
         }
+        // The alignment padding stays poisoned, but a stray write there is
+        // as much a use after free as one into the object's bytes.
+        page.verify_reuse(page.bump..end);
         page.bump = end;
         page.live += 1;
         Some(page.at(start))
@@ -118,11 +121,14 @@ impl Pool {
         self.nursery.is_vacant()
     }
 
-    /// An object of the nursery was freed: when the nursery empties its
-    /// space is reused from the start.
+    /// The object of `size` bytes at `data` in the nursery was freed: its
+    /// bytes are poisoned, and when the nursery empties its space is reused
+    /// from the start.
     #[inline]
-    pub(super) fn nursery_free(&mut self) {
+    pub(super) fn nursery_free(&mut self, data: NonNull<u8>, size: usize) {
         let page = &mut self.nursery;
+        let offset = (data.as_ptr() as usize - page.base.as_ptr() as usize) as u32;
+        page.poison(offset..offset + size as u32);
         page.live -= 1;
         if page.live == 0 {
             page.bump = 0;
@@ -173,6 +179,32 @@ impl Pool {
                 ));
             }
             end = end.max(u64::from(offset) + u64::from(size.max(1)));
+        }
+        #[cfg(feature = "poison")]
+        self.check_nursery_poison(&sorted, problems);
+    }
+
+    /// Checks that every byte of the nursery outside the (sorted) live
+    /// `objects` is poison: freed objects, alignment padding and the space
+    /// never handed out. A dead region's kept nursery has no objects.
+    #[cfg(feature = "poison")]
+    pub(super) fn check_nursery_poison(
+        &self,
+        objects: &[(u32, u32)],
+        problems: &mut alloc::vec::Vec<alloc::string::String>,
+    ) {
+        let page = &self.nursery;
+        let mut free_from = 0;
+        let end_of_page = (page.size(), 0);
+        for &(offset, size) in objects.iter().chain([&end_of_page]) {
+            // Clamped: objects outside the page were reported above.
+            let offset = offset.min(page.size());
+            if offset > free_from {
+                if let Some(problem) = page.poison_report(free_from..offset) {
+                    problems.push(alloc::format!("nursery: {problem}"));
+                }
+            }
+            free_from = free_from.max(offset.saturating_add(size).min(page.size()));
         }
     }
 }

@@ -9,7 +9,10 @@
 //! *vacant* and is reused by the next page the region takes; numbers are
 //! stable while the page is in use.
 
+use core::ops::Range;
 use core::ptr::NonNull;
+
+use crate::poison;
 
 /// Marks "no page" / "no offset" in links and free lists.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -129,6 +132,39 @@ impl Page {
         // owns; the chunk is free, so no object's bytes are overwritten.
         unsafe { self.at(offset).cast::<u32>().write(value) }
     }
+
+    /// Poisons bytes `range` of the block, which just became free (feature
+    /// `poison`; nothing otherwise).
+    #[inline(always)]
+    pub fn poison(&mut self, range: Range<u32>) {
+        // SAFETY: the block's `size` bytes belong to this region (`fill`
+        // checks that the range lies within them); the pools poison only
+        // bytes no object uses.
+        unsafe { poison::fill(self.base.as_ptr(), self.size() as usize, widen(range)) }
+    }
+
+    /// Verifies that free bytes `range`, about to be handed out, are still
+    /// poison; panics if not (feature `poison`; nothing otherwise).
+    #[inline(always)]
+    pub fn verify_reuse(&self, range: Range<u32>) {
+        // SAFETY: the block's `size` bytes belong to this region and are
+        // initialized (a block is poisoned whole when a page takes it); the
+        // pools verify only free bytes, which no reference borrows.
+        unsafe { poison::verify_reuse(self.base.as_ptr(), self.size() as usize, widen(range)) }
+    }
+
+    /// A `check_invariants` line if free bytes `range` are not all poison.
+    #[cfg(feature = "poison")]
+    pub fn poison_report(&self, range: Range<u32>) -> Option<alloc::string::String> {
+        // SAFETY: as in `verify_reuse`.
+        unsafe { poison::report(self.base.as_ptr(), self.size() as usize, widen(range)) }
+    }
+}
+
+/// A range of page offsets as a range of `usize`.
+#[inline(always)]
+fn widen(range: Range<u32>) -> Range<usize> {
+    range.start as usize..range.end as usize
 }
 
 /// The head of a doubly linked list of pages (through `Page::next/prev`).

@@ -61,6 +61,33 @@ impl SlabPool {
     }
 }
 
+/// Bytes at the start of a free chunk that hold its free-list link; with
+/// the `poison` feature the rest of the chunk is poisoned.
+pub(super) const LINK: u32 = 4;
+
+/// Puts the chunk at `offset` of slab page `page` (just freed) on the
+/// page's free list.
+#[inline]
+pub(super) fn push_free(page: &mut Page, offset: u32) {
+    page.poison(offset..offset + page.chunk);
+    let next = page.free;
+    page.write_u32(offset, next);
+    page.free = offset;
+}
+
+/// Poisons the links of the chunks on an empty page's free list: the page
+/// is about to forget the list and hand its chunks out as never carved,
+/// which must be poison throughout.
+#[cfg(feature = "poison")]
+fn poison_links(page: &mut Page) {
+    let mut cursor = page.free;
+    while cursor != NONE {
+        let next = page.read_u32(cursor);
+        page.poison(cursor..cursor + LINK);
+        cursor = next;
+    }
+}
+
 /// Whether a slab page has no chunk left.
 #[inline(always)]
 fn is_full(page: &Page) -> bool {
@@ -94,12 +121,16 @@ impl Pools {
         // SAFETY: a pool's open list links only pages in use (numbers below
         // `pages.len()`), which `check_invariants` verifies.
         let page = unsafe { self.pages.get_unchecked_mut(index as usize) };
+        // Verified before anything changes, so a panic leaves the pool as
+        // it was.
         let offset = if page.free != NONE {
             let offset = page.free;
+            page.verify_reuse(offset + LINK..offset + page.chunk);
             page.free = page.read_u32(offset);
             offset
         } else {
             let offset = page.bump;
+            page.verify_reuse(offset..offset + page.chunk);
             page.bump += page.chunk;
             offset
         };
@@ -151,6 +182,7 @@ impl Pools {
         };
         let page = &mut self.pages[index as usize];
         debug_assert!(page.bump + bytes <= page.size());
+        page.verify_reuse(page.bump..page.bump + bytes);
         let data = page.at(page.bump);
         page.bump += bytes;
         page.live += count;
@@ -180,9 +212,7 @@ impl Pools {
         let offset = page.offset_of(data).expect("the chunk lies in its page");
         debug_assert_eq!(offset % page.chunk, 0, "chunk {offset} is misplaced");
         let was_full = is_full(page);
-        let next = page.free;
-        page.write_u32(offset, next);
-        page.free = offset;
+        push_free(page, offset);
         page.live -= 1;
         let slab = usize::from(page.owner);
         let empty = page.live == 0;
@@ -196,6 +226,8 @@ impl Pools {
                 // The pool's last page with room stays, reset so that its
                 // chunks are handed out contiguously again.
                 let page = &mut self.pages[index as usize];
+                #[cfg(feature = "poison")]
+                poison_links(page);
                 page.free = NONE;
                 page.bump = 0;
             } else {
@@ -233,7 +265,15 @@ impl Pools {
                     "free list reaches {cursor}: uncarved, misplaced or a cycle"
                 ));
             }
+            #[cfg(feature = "poison")]
+            if let Some(problem) = page.poison_report(cursor + LINK..cursor + chunk) {
+                report(alloc::format!("free chunk at {cursor}: {problem}"));
+            }
             cursor = page.read_u32(cursor);
+        }
+        #[cfg(feature = "poison")]
+        if let Some(problem) = page.poison_report(page.bump..page.size()) {
+            report(alloc::format!("space never carved: {problem}"));
         }
         let mut seen = alloc::collections::BTreeSet::new();
         for &(offset, _) in objects {
