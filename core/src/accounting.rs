@@ -166,11 +166,7 @@ impl Accounts {
 
     /// Makes room for one more region budget, so that setting it cannot fail.
     pub fn reserve_region_budget(&mut self) -> Result<()> {
-        self.region_budgets
-            .try_reserve(1)
-            .map_err(|_| Error::OutOfMemory {
-                requested: core::mem::size_of::<(u32, u64)>(),
-            })
+        crate::fallible::reserve_map(&mut self.region_budgets, 1)
     }
 }
 

@@ -10,12 +10,13 @@
 //! creates and kills regions in a loop stops calling the global allocator
 //! once the cache holds what one iteration needs.
 
-use alloc::alloc::{alloc, dealloc, Layout};
+use alloc::alloc::Layout;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 use crate::config::{FIRST_BLOCK_LOG2, MAX_BLOCK_LOG2};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::fallible::{self, system_alloc, system_free};
 use crate::poison;
 use crate::MAX_ALIGN;
 
@@ -27,41 +28,6 @@ pub(crate) fn block_layout(log2: u8) -> Layout {
     let size = 1usize << log2;
     // A power of two up to 2^30 with a power-of-two alignment is always valid.
     Layout::from_size_align(size, size.min(MAX_ALIGN)).expect("block layout")
-}
-
-/// Allocates `layout` (non-zero size) from the global allocator.
-pub(crate) fn system_alloc(layout: Layout) -> Result<NonNull<u8>> {
-    debug_assert!(layout.size() > 0);
-    // SAFETY: the layout has a non-zero size (checked by every caller).
-    let raw = unsafe { alloc(layout) };
-    NonNull::new(raw).ok_or(Error::OutOfMemory {
-        requested: layout.size(),
-    })
-}
-
-/// Returns memory from [`system_alloc`].
-///
-/// # Safety
-/// `ptr` must come from `system_alloc(layout)` with this `layout` and not
-/// have been freed.
-pub(crate) unsafe fn system_free(ptr: NonNull<u8>, layout: Layout) {
-    // SAFETY: guaranteed by the caller.
-    unsafe { dealloc(ptr.as_ptr(), layout) }
-}
-
-/// `value` in a box, or `OutOfMemory` if the global allocator refuses.
-pub(crate) fn try_box<T>(value: T) -> Result<alloc::boxed::Box<T>> {
-    let layout = Layout::new::<T>();
-    if layout.size() == 0 {
-        return Ok(alloc::boxed::Box::new(value));
-    }
-    let raw = system_alloc(layout)?.cast::<T>();
-    // SAFETY: `raw` is a fresh allocation of `T`'s layout from the global
-    // allocator, which is what `Box` frees it with; it is initialized here.
-    unsafe {
-        raw.as_ptr().write(value);
-        Ok(alloc::boxed::Box::from_raw(raw.as_ptr()))
-    }
 }
 
 /// Free blocks kept for reuse, binned by size.
@@ -135,7 +101,7 @@ impl BlockCache {
     pub unsafe fn give(&mut self, block: NonNull<u8>, log2: u8) {
         let size = 1usize << log2;
         let bin = &mut self.bins[Self::bin(log2)];
-        if self.cached + size <= self.limit && bin.try_reserve(1).is_ok() {
+        if self.cached + size <= self.limit && fallible::reserve(bin, 1).is_ok() {
             // SAFETY: the caller gives the block up: its `size` bytes hold
             // no object any more. (Bytes freed earlier are poisoned again,
             // so a stray write into them before now goes unnoticed.)

@@ -149,9 +149,7 @@ impl Destructors {
         if tag.is_typed() {
             return Err(Error::ReservedTypeTag { tag });
         }
-        self.raw.try_reserve(1).map_err(|_| Error::OutOfMemory {
-            requested: core::mem::size_of::<(u64, Destructor)>(),
-        })?;
+        crate::fallible::reserve_map(&mut self.raw, 1)?;
         self.raw.insert(tag.0, destructor);
         Ok(())
     }
@@ -205,14 +203,11 @@ impl Destructors {
             Some(&index) if self.types[index as usize].type_id == TypeId::of::<T>() => index,
             Some(_) => return Err(Error::TypeTagCollision { tag }),
             None => {
-                let oom = Error::OutOfMemory {
-                    requested: core::mem::size_of::<TypeInfo>(),
-                };
                 if self.types.len() >= (u32::MAX >> 1) as usize {
                     return Err(Error::IdSpaceExhausted);
                 }
-                self.types.try_reserve(1).map_err(|_| oom)?;
-                self.by_tag.try_reserve(1).map_err(|_| oom)?;
+                crate::fallible::reserve(&mut self.types, 1)?;
+                crate::fallible::reserve_map(&mut self.by_tag, 1)?;
                 let index = self.types.len() as u32;
                 self.types.push(TypeInfo {
                     type_id: TypeId::of::<T>(),

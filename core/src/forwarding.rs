@@ -33,6 +33,7 @@ use alloc::vec::Vec;
 use hashbrown::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
+use crate::fallible;
 use crate::handle::{ObjectHandle, RegionHandle};
 use crate::slot_table::NODE_LIMIT;
 
@@ -218,22 +219,16 @@ impl Forwarding {
 
     #[cold]
     fn grow(&mut self, moves: usize, ghosts: usize) -> Result<()> {
-        let oom = |bytes: usize| Error::OutOfMemory { requested: bytes };
         let new_nodes = moves.saturating_sub(self.free_nodes.len());
         if self.nodes.len().saturating_add(new_nodes) >= NODE_LIMIT as usize {
             return Err(Error::IdSpaceExhausted);
         }
-        self.nodes
-            .try_reserve(new_nodes)
-            .map_err(|_| oom(new_nodes * core::mem::size_of::<Node>()))?;
+        fallible::reserve(&mut self.nodes, new_nodes)?;
         // Room to free every node, so that freeing never allocates.
         let nodes = self.nodes.len() + new_nodes;
-        self.free_nodes
-            .try_reserve(nodes - self.free_nodes.len())
-            .map_err(|_| oom(nodes * 4))?;
-        self.ghosts
-            .try_reserve(ghosts)
-            .map_err(|_| oom(ghosts * 20))
+        let unlisted = nodes - self.free_nodes.len();
+        fallible::reserve(&mut self.free_nodes, unlisted)?;
+        fallible::reserve_map(&mut self.ghosts, ghosts)
     }
 
     /// Records that an object (with forwarding node `node`, if it moved

@@ -136,6 +136,7 @@ mod block;
 mod config;
 mod destructor;
 mod error;
+mod fallible;
 mod forwarding;
 mod handle;
 mod invariants;
@@ -156,6 +157,8 @@ pub use config::{
 };
 pub use destructor::{typed_tag, Destructor};
 pub use error::{Budget, Count, Counted, Error, ErrorKind, Expected, Found, ObjectType, Result};
+#[cfg(all(feature = "test-hooks", feature = "std"))]
+pub use fallible::failure;
 pub use handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle, MAX_GENERATION};
 pub use invariants::InvariantViolations;
 pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};

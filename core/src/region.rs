@@ -1,6 +1,6 @@
 //! One region: its place in the tree, its refcount, its objects.
 
-use crate::block::system_free;
+use crate::fallible::system_free;
 use crate::pool::{Pool, DEDICATED_PAGE};
 use crate::slot_table::SlotTable;
 

@@ -460,14 +460,8 @@ impl SlotTable {
     fn grow(&mut self, new: usize) -> Result<()> {
         let len = self.records.len();
         let capacity = (len + new).max(len * 2).max(4);
-        let oom = |_| Error::OutOfMemory {
-            requested: (capacity - len)
-                * (core::mem::size_of::<Record>() + core::mem::size_of::<Aux>()),
-        };
-        self.records
-            .try_reserve_exact(capacity - len)
-            .map_err(oom)?;
-        self.aux.try_reserve_exact(capacity - len).map_err(oom)?;
+        crate::fallible::reserve_exact(&mut self.records, capacity - len)?;
+        crate::fallible::reserve_exact(&mut self.aux, capacity - len)?;
         self.room = Self::room_of(&self.records, &self.aux);
         self.poison_spare();
         Ok(())

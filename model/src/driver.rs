@@ -84,7 +84,9 @@ use std::panic::{self, AssertUnwindSafe};
 
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-use regions::{Compaction, Found, ObjectHandle, RegionHandle, Registry, TypeTag, WeakHandle};
+use regions::{
+    failure, Compaction, Found, ObjectHandle, RegionHandle, Registry, TypeTag, WeakHandle,
+};
 
 use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
 use crate::op::{compact_byte_limit, decode_ops, op_strategy_within, Op, Oversized, SliceKind};
@@ -168,6 +170,9 @@ impl Driver {
     /// A fresh model and a fresh registry with [`ARENA_BLOCK_SIZE`] blocks
     /// and nurseries of at most [`NURSERY_BYTES`].
     pub fn new() -> Self {
+        // A failure armed by an earlier run on this thread must not leak in.
+        failure::disarm();
+        failure::take_fired();
         let registry = Registry::builder()
             .arena_block_size(ARENA_BLOCK_SIZE)
             .nursery_bytes(NURSERY_BYTES)
@@ -226,6 +231,7 @@ impl Driver {
     /// destroy every live object exactly once, running the predicted
     /// destructors) and returns what the run reached.
     pub fn finish(mut self) -> Result<Report, Failure> {
+        failure::disarm();
         let mut mismatches = self.compare_everything();
         let mut report = self.report();
         let op_index = report.ops as usize;
@@ -290,14 +296,10 @@ impl Driver {
             |&w| handles.object_id(w.object_handle()),
         );
         let lens_before = self.reference.table_lens();
-        let prediction = self.reference.predict(&model_op);
-        // Homes before the op; a promotion registers its result as the new
-        // home before `follow_moves` runs, so the old one is kept here.
-        let mut old_homes: Vec<Option<ObjectHandle>> = prediction
-            .moved
-            .iter()
-            .map(|&o| self.handles.home(o))
-            .collect();
+        // With a failure armed, the op may be the one that meets it: keep
+        // the model as it was, to predict "nothing changed" instead.
+        let before = failure::is_armed().then(|| self.reference.clone());
+        let mut prediction = self.reference.predict(&model_op);
 
         let hops_before = self.registry.forwarding_hops();
         let scope = Cell::new(None);
@@ -305,17 +307,21 @@ impl Driver {
             self.apply_to_core(&core_op, prediction.token, &scope)
         }));
         self.report.forwarded_resolutions += self.registry.forwarding_hops() - hops_before;
-        let expected_panic = self.reference.model().panics(&prediction.destroyed);
+        let fired = failure::take_fired();
+        let mut injected = false;
         let (found, extras) = match applied {
-            Ok(applied) if !expected_panic => applied,
-            Ok(_) => {
-                return vec![Mismatch::Contract {
-                    op: op.kind_name(),
-                    problem: "a panicking destructor ran but the operation returned".into(),
-                }]
+            Ok((found, extras)) => {
+                injected = self.absorb_injected_failure(fired, before, &mut prediction, &found);
+                if self.reference.model().panics(&prediction.destroyed) {
+                    return vec![Mismatch::Contract {
+                        op: op.kind_name(),
+                        problem: "a panicking destructor ran but the operation returned".into(),
+                    }];
+                }
+                (found, extras)
             }
             Err(payload) => match outcome_after_panic(&core_op, scope.get()) {
-                Some(found) if expected_panic => {
+                Some(found) if self.reference.model().panics(&prediction.destroyed) => {
                     self.report.panicking_destructor_ops += 1;
                     (found, CoreExtras::default())
                 }
@@ -331,6 +337,13 @@ impl Driver {
             },
         };
 
+        // Homes before the op; a promotion registers its result as the new
+        // home before `follow_moves` runs, so the old one is kept here.
+        let mut old_homes: Vec<Option<ObjectHandle>> = prediction
+            .moved
+            .iter()
+            .map(|&o| self.handles.home(o))
+            .collect();
         let mut mismatches = self.register_new_handles(&model_op, &prediction, &found);
         mismatches.extend(self.check_contracts(&model_op, &found, &extras));
         if let Some((_, compaction)) = &extras.compaction {
@@ -386,10 +399,37 @@ impl Driver {
             comparison.sweep_handles_of(&prediction.touched_objects);
             mismatches.extend(comparison.mismatches);
         }
-        if (self.report.ops + 1).is_multiple_of(self.full_check_every as u64) {
+        // "Nothing observable changes" after a failure: check all of it.
+        if injected || (self.report.ops + 1).is_multiple_of(self.full_check_every as u64) {
             mismatches.extend(self.compare_everything());
         }
         mismatches
+    }
+
+    /// If the core failed the op with `OutOfMemory` because the armed
+    /// allocation failure `fired` during it, the op must have changed
+    /// nothing: the model goes back to `before` and the prediction becomes
+    /// that failure. Returns whether it did.
+    fn absorb_injected_failure(
+        &mut self,
+        fired: bool,
+        before: Option<Reference>,
+        prediction: &mut Prediction,
+        found: &Outcome<ObjectHandle, RegionHandle>,
+    ) -> bool {
+        let oom = Rejection::Unpredicted(regions::ErrorKind::OutOfMemory);
+        if !fired || found.rejection() != Some(oom) {
+            return false;
+        }
+        let (Some(before), Some(refused)) = (before, prediction.outcome.failed_with(oom)) else {
+            return false;
+        };
+        self.reference = before;
+        prediction.outcome = refused;
+        prediction.moved.clear();
+        prediction.destroyed.clear();
+        self.report.injected_failures += 1;
+        true
     }
 
     /// Runs `op` on the core. Also returns what the checks need beyond the
@@ -445,6 +485,10 @@ impl Driver {
                     Outcome::Objects(allocated.map_err(err))
                 }
             },
+            Op::InjectAllocFailure { after } => {
+                failure::fail_after(u64::from(after));
+                Outcome::Done(Ok(()))
+            }
             Op::SetBudget { budget } => {
                 reg.set_budget(budget.map(u64::from));
                 Outcome::Done(Ok(()))
@@ -456,13 +500,18 @@ impl Driver {
                 let layout = Layout::from_size_align(size, SCOPED_ALIGN)
                     .expect("a small size and alignment");
                 let bytes = pattern(SCOPED_FILL, size);
-                let scoped = reg.with_region(parent, |reg, scoped| {
-                    let object = reg.alloc(scoped, layout, &bytes, TypeTag(SCOPED_TAG))?;
-                    if keep {
-                        reg.retain(object)?;
-                    }
-                    scope.set(Some((scoped, object)));
-                    Ok((scoped, object))
+                // Injected failures skip the scope: which of its steps meets
+                // one (creation, the body's allocation, the death) decides
+                // what the model must predict, and the core does not say.
+                let scoped = failure::paused(|| {
+                    reg.with_region(parent, |reg, scoped| {
+                        let object = reg.alloc(scoped, layout, &bytes, TypeTag(SCOPED_TAG))?;
+                        if keep {
+                            reg.retain(object)?;
+                        }
+                        scope.set(Some((scoped, object)));
+                        Ok((scoped, object))
+                    })
                 });
                 Outcome::Scoped(scoped.and_then(|body| body).map_err(err))
             }

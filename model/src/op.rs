@@ -466,6 +466,15 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         /// Which allocation.
         what: Oversized,
     },
+    /// Test hook `regions::failure::fail_after(after)`: the allocation after
+    /// the next `after` allocations of the registry fails, once. The op that
+    /// meets it must return `OutOfMemory` and change nothing observable (or,
+    /// where the registry can do without that memory, succeed as predicted).
+    InjectAllocFailure {
+        /// Allocations that still succeed first.
+        #[arbitrary(with = arbitrary_failure_delay)]
+        after: u8,
+    },
     /// `set_budget(budget)`: the registry-wide payload budget in bytes
     /// (`None` removes it). Mostly small, so later allocations hit it.
     SetBudget {
@@ -504,6 +513,7 @@ impl<R, O, W> Op<R, O, W> {
                 budget: *budget,
             },
             SetBudget { budget } => SetBudget { budget: *budget },
+            InjectAllocFailure { after } => InjectAllocFailure { after: *after },
             RegisterPanickingDestructor { tag } => RegisterPanickingDestructor { tag: *tag },
             SaturateCounts { object: o } => SaturateCounts { object: object(o) },
             SaturateRegionRefcount { region: r } => SaturateRegionRefcount { region: region(r) },
@@ -674,6 +684,7 @@ impl<R, O, W> Op<R, O, W> {
             GetSlice { .. } => "GetSlice",
             AllocBulk { .. } => "AllocBulk",
             SetBudget { .. } => "SetBudget",
+            InjectAllocFailure { .. } => "InjectAllocFailure",
             RegisterPanickingDestructor { .. } => "RegisterPanickingDestructor",
             SaturateCounts { .. } => "SaturateCounts",
             SaturateRegionRefcount { .. } => "SaturateRegionRefcount",
@@ -695,7 +706,7 @@ pub enum Operand<R, O, W> {
 }
 
 /// Number of op variants (the length of [`Op::kind_name`]'s range).
-pub const OP_KINDS: usize = 33;
+pub const OP_KINDS: usize = 34;
 
 /// How many handles of each kind the driver has seen: the valid index range
 /// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
@@ -854,6 +865,20 @@ fn arbitrary_bulk_count(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
 fn arbitrary_compact_bytes(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
     let (low, high) = pick_class(u, &COMPACT_BYTES_CLASSES)?;
     u.int_in_range(low..=high)
+}
+
+/// `InjectAllocFailure` delays: mostly the next few allocations (most ops
+/// make none, so a small delay lands in the next allocating op or two),
+/// sometimes further away.
+const FAILURE_DELAY_CLASSES: [(u32, u8, u8); 2] = [(4, 0, 3), (1, 4, 40)];
+
+fn arbitrary_failure_delay(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    let (low, high) = pick_class(u, &FAILURE_DELAY_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn failure_delay_strategy() -> BoxedStrategy<u8> {
+    class_strategy(&FAILURE_DELAY_CLASSES)
 }
 
 fn arbitrary_region_budget(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
@@ -1100,6 +1125,7 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
                 region, size, align_log2, tag, count, fill, mismatched_len,
             }),
         1 => budget_strategy().prop_map(|budget| Op::SetBudget { budget }),
+        2 => failure_delay_strategy().prop_map(|after| Op::InjectAllocFailure { after }),
         1 => tag_strategy().prop_map(|tag| Op::RegisterPanickingDestructor { tag }),
         1 => object().prop_map(|object| Op::SaturateCounts { object }),
         1 => region().prop_map(|region| Op::SaturateRegionRefcount { region }),

@@ -82,6 +82,10 @@ fn assert_reached(
             report.rejections_of("RefcountOverflow") > 0,
         ),
         (
+            "an injected allocation failure that failed an op",
+            report.injected_failures > 0,
+        ),
+        (
             "an op that panicked in a destructor",
             report.panicking_destructor_ops > 0,
         ),

@@ -34,9 +34,10 @@ use core::ptr::NonNull;
 
 use alloc::boxed::Box;
 
-use crate::block::{system_alloc, system_free, BlockCache};
+use crate::block::BlockCache;
 use crate::config::Config;
 use crate::error::Result;
+use crate::fallible::{system_alloc, system_free};
 use crate::size_class::{class_of, CLASS_SIZES};
 use large::large_footprint;
 use page::Page;
@@ -239,7 +240,7 @@ impl Pool {
     /// The pools, made on first use.
     fn pools_mut(&mut self) -> Result<&mut Pools> {
         if self.pools.is_none() {
-            self.pools = Some(crate::block::try_box(Pools::default())?);
+            self.pools = Some(crate::fallible::try_box(Pools::default())?);
         }
         Ok(self.pools.as_mut().expect("just made"))
     }

@@ -13,9 +13,10 @@ use super::large::LargePool;
 use super::page::{Page, PageList, LARGE_OWNER, NONE, VACANT_OWNER};
 use super::slab::{SlabKey, SlabPool};
 use super::{placement, HeapRef, Placement, FAST_SLAB_MAX};
-use crate::block::{block_layout, system_free, BlockCache};
+use crate::block::{block_layout, BlockCache};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::fallible::{self, system_free};
 use crate::size_class::{class_of_small, CLASSES, CLASS_SIZES};
 
 /// Typed slab pools a region keeps at most; more types share the class pools.
@@ -64,12 +65,6 @@ impl Default for Pools {
 #[inline(always)]
 fn typed_key(type_index: u32, class: u8) -> u64 {
     u64::from(type_index) << 8 | u64::from(class)
-}
-
-fn oom<T>(count: usize) -> Error {
-    Error::OutOfMemory {
-        requested: count.saturating_mul(core::mem::size_of::<T>()),
-    }
 }
 
 impl Pools {
@@ -213,7 +208,7 @@ impl Pools {
     }
 
     fn new_slab(&mut self, key: SlabKey, class: u8, config: &Config) -> Result<usize> {
-        self.slabs.try_reserve(1).map_err(|_| oom::<SlabPool>(1))?;
+        fallible::reserve(&mut self.slabs, 1)?;
         let chunk = CLASS_SIZES[usize::from(class)];
         self.slabs.push(SlabPool::new(key, chunk, config));
         Ok(self.slabs.len() - 1)
@@ -256,7 +251,7 @@ impl Pools {
             if self.pages.len() >= NONE as usize {
                 return Err(Error::IdSpaceExhausted);
             }
-            self.pages.try_reserve(1).map_err(|_| oom::<Page>(1))?;
+            fallible::reserve(&mut self.pages, 1)?;
         }
         let base = cache.take(log2)?;
         let page = Page::new(base, log2, owner, chunk);

@@ -11,6 +11,7 @@ use core::alloc::Layout;
 use super::objects::{check_layout, is_inline};
 use super::{Registry, Reserved};
 use crate::error::{Error, Result};
+use crate::fallible;
 use crate::handle::{ObjectHandle, RegionHandle, TypeTag};
 use crate::pool::HeapRef;
 use crate::slot_table::{Aux, Cell};
@@ -151,11 +152,7 @@ impl Registry {
         let payload = bytes.len() as u64;
         self.admit(region, payload)?;
         let mut handles = Vec::new();
-        handles
-            .try_reserve_exact(count)
-            .map_err(|_| Error::OutOfMemory {
-                requested: count.saturating_mul(core::mem::size_of::<ObjectHandle>()),
-            })?;
+        fallible::reserve_exact(&mut handles, count)?;
         if !self.live(region.id()).slots.has_room_for(count) {
             self.make_room(region.id(), count)?;
         }
@@ -217,9 +214,7 @@ impl Registry {
             return Ok(BulkStorage::Run(first, stride));
         }
         scratch.clear();
-        scratch.try_reserve(count).map_err(|_| Error::OutOfMemory {
-            requested: count.saturating_mul(core::mem::size_of::<HeapRef>()),
-        })?;
+        fallible::reserve(scratch, count)?;
         for index in 0..count as u32 {
             match pool.allocate(layout, None, config, blocks) {
                 Ok(storage) => scratch.push(Reserved {

@@ -14,7 +14,8 @@ use super::resolve::Moving;
 use super::{RegionSlot, Registry, Reserved};
 use crate::block::BlockCache;
 use crate::destructor::Destructors;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::fallible;
 use crate::handle::{ObjectHandle, RegionHandle};
 use crate::region::{Region, NO_REGION};
 use crate::slot_table::Occupant;
@@ -32,12 +33,11 @@ impl Registry {
     /// Reserves everything the death needs; on `Err` nothing changed.
     /// The survivors' slots and storage are left in `self.scratch`.
     fn prepare_death(&mut self, id: u32) -> Result<()> {
-        let oom = |bytes: usize| Error::OutOfMemory { requested: bytes };
         let dying = self.live(id);
         let parent = dying.parent;
         let survivors = dying.strong_objects as usize;
         let forwarded = dying.slots.forwarded_len();
-        self.free_region_ids.try_reserve(1).map_err(|_| oom(4))?;
+        fallible::reserve(&mut self.free_region_ids, 1)?;
         if survivors == 0 && forwarded == 0 {
             return Ok(());
         }
@@ -46,9 +46,7 @@ impl Registry {
         }
         self.forwarding.reserve(survivors, survivors + forwarded)?;
         self.scratch.clear();
-        self.scratch
-            .try_reserve(survivors)
-            .map_err(|_| oom(survivors * 16))?;
+        fallible::reserve(&mut self.scratch, survivors)?;
         let slots = self.live(id).slots.len() as u32;
         for slot in 0..slots {
             let dying = self.live(id);

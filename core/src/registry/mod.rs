@@ -290,15 +290,12 @@ impl Registry {
     /// ```
     pub fn create_region(&mut self, parent: RegionHandle) -> Result<RegionHandle> {
         self.region(parent)?;
-        let oom = |bytes| Error::OutOfMemory { requested: bytes };
         let reuse = self.free_region_ids.last().copied();
         if reuse.is_none() {
             if self.regions.len() >= DEAD_ID as usize - 1 {
                 return Err(Error::IdSpaceExhausted);
             }
-            self.regions
-                .try_reserve(1)
-                .map_err(|_| oom(core::mem::size_of::<RegionSlot>()))?;
+            crate::fallible::reserve(&mut self.regions, 1)?;
         }
         let id = match reuse {
             Some(id) => {

@@ -579,8 +579,11 @@ impl Registry {
         tag: TypeTag,
         destructor: impl FnMut(ObjectHandle, &mut [u8]) + Send + 'static,
     ) -> Result<()> {
-        self.destructors
-            .register(tag, alloc::boxed::Box::new(destructor))
+        if tag.is_typed() {
+            return Err(Error::ReservedTypeTag { tag });
+        }
+        let boxed: crate::Destructor = crate::fallible::try_box(destructor)?;
+        self.destructors.register(tag, boxed)
     }
 }
 

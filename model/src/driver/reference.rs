@@ -275,6 +275,9 @@ impl Reference {
                     Outcome::Objects(allocated.map_err(Into::into))
                 }
             },
+            // Which op meets the failure depends on the core's memory, so
+            // the driver learns it from the core (see `Driver::step`).
+            Op::InjectAllocFailure { .. } => Outcome::Done(Ok(())),
             Op::SetBudget { budget } => {
                 m.set_budget(budget.map(usize::from));
                 Outcome::Done(Ok(()))

@@ -59,6 +59,9 @@ pub struct Report {
     /// Ops that panicked, as predicted, because a destructor panicked (after
     /// destroying everything due); the registry drop at the end included.
     pub panicking_destructor_ops: u64,
+    /// Ops that returned `OutOfMemory` because an injected allocation
+    /// failure (`InjectAllocFailure`) fired during them, and changed nothing.
+    pub injected_failures: u64,
     /// Ops applied, by variant.
     pub ops_by_kind: BTreeMap<&'static str, u64>,
     /// Rejections predicted (and matched), by kind (`Debug` of the [`Rejection`](super::Rejection)).
@@ -111,6 +114,7 @@ impl Report {
         self.tracked_slice_elements_dropped += other.tracked_slice_elements_dropped;
         self.slice_type_mismatches += other.slice_type_mismatches;
         self.panicking_destructor_ops += other.panicking_destructor_ops;
+        self.injected_failures += other.injected_failures;
         for (&kind, &count) in &other.ops_by_kind {
             *self.ops_by_kind.entry(kind).or_default() += count;
         }
