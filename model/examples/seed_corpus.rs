@@ -99,6 +99,7 @@ fn features(report: &Report) -> BTreeSet<String> {
             report.slice_type_mismatches > 0,
         ),
         ("panicking destructor", report.panicking_destructor_ops > 0),
+        ("injected OutOfMemory", report.injected_failures > 0),
     ];
     features.extend(
         goals

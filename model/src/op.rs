@@ -814,9 +814,10 @@ const COMPACT_BYTES_CLASSES: [(u32, u16, u16); 4] = [
 ];
 /// Budgets (registry-wide and per region), in bytes: tight (a few objects
 /// fit), moderate (a page or so) and loose.
-const BUDGET_CLASSES: [(u32, u16, u16); 3] = [(4, 0, 256), (3, 257, 4096), (1, 4097, u16::MAX)];
-/// One `SetBudget` in this many removes the budget.
-const NO_BUDGET_ODDS: u32 = 3;
+const BUDGET_CLASSES: [(u32, u16, u16); 3] = [(2, 0, 256), (3, 257, 4096), (3, 4097, u16::MAX)];
+/// One `SetBudget` in this many removes the budget (a registry budget
+/// stays until the next `SetBudget`, so tight ones must not dominate).
+const NO_BUDGET_ODDS: u32 = 2;
 /// Raw tags: a few small ones (so destructor registrations collide), rarely a reserved one.
 const RAW_TAGS: [u64; 4] = [0, 1, 2, 3];
 /// One raw tag in this many is reserved.
