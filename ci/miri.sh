@@ -9,8 +9,9 @@ fi
 cargo +nightly miri setup
 cargo +nightly miri test -p regions "$@"
 # The poison feature: only its churn test (the others write through stale
-# pointers on purpose, which Miri rejects); about 20 s. Skipped when the
-# arguments select tests.
+# pointers on purpose, which Miri rejects); about 20 s. The leak-report
+# feature: its own tests. Skipped when the arguments select tests.
 if [[ $# -eq 0 ]]; then
   cargo +nightly miri test -p regions --features poison --test poison churn
+  cargo +nightly miri test -p regions --features leak-report --test leak_report
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: everything `cargo test --workspace` checks, plus the
-# lints, docs, the no_std build and the small-generations and poison
-# configurations.
+# lints, docs, the no_std build and the small-generations, poison and
+# leak-report configurations.
 # Usage: ci/test.sh            (full)
 #        ci/test.sh --quick    (only cargo test --workspace)
 set -euo pipefail
@@ -22,9 +22,13 @@ cargo test -p regions --features small-generations
 step "cargo test -p regions --features poison (freed memory poisoned and verified)"
 cargo test -p regions --features poison
 
+step "cargo test -p regions --features leak-report (allocation sites and death events)"
+cargo test -p regions --features leak-report
+
 step "cargo build -p regions --no-default-features (no_std + alloc)"
 cargo build -p regions --no-default-features
 cargo build -p regions --no-default-features --features poison
+cargo build -p regions --no-default-features --features leak-report
 
 step "cargo fmt --check"
 rustup component add rustfmt >/dev/null 2>&1 || true
@@ -34,6 +38,8 @@ step "cargo clippy --workspace --all-targets -D warnings"
 rustup component add clippy >/dev/null 2>&1 || true
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p regions --all-targets --features poison -- -D warnings
+cargo clippy -p regions --all-targets --features leak-report -- -D warnings
 
 step "rustdoc -D warnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc -p regions --no-deps
+RUSTDOCFLAGS=-Dwarnings cargo doc -p regions --no-deps --features leak-report

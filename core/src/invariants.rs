@@ -22,6 +22,9 @@
 //! - accounting: the registry's payload and object counts are the sums of
 //!   the regions'; region budgets belong to live, flagged regions; peaks
 //!   are at least the current figures;
+//! - with the `leak-report` feature: every live object has exactly one
+//!   allocation site and no site names a vacant slot or a dead region (see
+//!   `leak_report.rs`);
 //! - with the `poison` feature: that freed memory is still poison (vacant
 //!   slot cells and spare records, of dead regions' kept tables too; free
 //!   slab chunks and never-carved space; free large chunks; nursery bytes
@@ -116,6 +119,8 @@ impl Registry {
         }
         self.blocks.check(&mut problems);
         self.check_accounts(&mut problems);
+        #[cfg(feature = "leak-report")]
+        self.leaks.check(&self.regions, &mut problems);
         if problems.is_empty() {
             Ok(())
         } else {

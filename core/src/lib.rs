@@ -120,6 +120,18 @@
 //!   page or slot, address and offset. `docs/SEMANTICS.md` ("Poisoning")
 //!   has the exact rules and limits. Without the feature none of this is
 //!   compiled.
+//! - `leak-report` (debugging): every object records its *allocation site*
+//!   — the `file:line:column` of the user's call; the allocation functions
+//!   are `#[track_caller]` — and, if typed, its Rust type name, in a side
+//!   table of 8 bytes per slot that follows the object when it moves.
+//!   `Registry::leak_report(region)` lists a region's live objects with
+//!   handle, size, alignment, tag, type and site (`leak_report_subtree` a
+//!   region and its descendants, `origin_of` one object), and every region
+//!   death that promotes retained objects is logged as a `RetainedAtDeath`
+//!   event (the last `LEAK_EVENT_LOG_LEN` = 64 are kept) that
+//!   `Registry::take_leak_events` drains. `docs/SEMANTICS.md` ("Leak
+//!   reports") has the rules. Without the feature none of this is compiled
+//!   and the allocation functions are not `#[track_caller]`.
 
 #![no_std]
 #![deny(missing_docs)]
@@ -140,6 +152,8 @@ mod fallible;
 mod forwarding;
 mod handle;
 mod invariants;
+#[cfg(feature = "leak-report")]
+mod leak_report;
 mod poison;
 mod pool;
 mod region;
@@ -161,6 +175,10 @@ pub use error::{Budget, Count, Counted, Error, ErrorKind, Expected, Found, Objec
 pub use fallible::failure;
 pub use handle::{ObjectHandle, RegionHandle, TypeTag, WeakHandle, MAX_GENERATION};
 pub use invariants::InvariantViolations;
+#[cfg(feature = "leak-report")]
+pub use leak_report::{
+    LeakReport, LeakedObject, Origin, RetainedAtDeath, RetainedObject, LEAK_EVENT_LOG_LEN,
+};
 pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};
 pub use registry::{MemoryUsage, Registry};
 pub use stats::{GlobalStats, Occupancy, RegionStats};

@@ -68,8 +68,15 @@ fn a_16_byte_object_costs_at_most_32_bytes_of_metadata() {
     println!(
         "{objects} 16-byte objects: {per_object:.2} heap bytes each, {metadata:.2} of metadata"
     );
+    // The `leak-report` feature adds an allocation site per slot: 8 bytes,
+    // up to 16 with its side table's doubling growth.
+    let limit = if cfg!(feature = "leak-report") {
+        48.0
+    } else {
+        32.0
+    };
     assert!(
-        metadata <= 32.0,
+        metadata <= limit,
         "{metadata:.2} bytes of metadata per 16-byte object"
     );
     assert_eq!(reg.get(last.unwrap()).unwrap(), &[(objects - 1) as u8; 16]);

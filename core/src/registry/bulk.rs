@@ -27,6 +27,7 @@ impl Registry {
     /// let h = reg.alloc_slice_copy(reg.root(), b"hello").unwrap();
     /// assert_eq!(reg.get_slice::<u8>(h).unwrap(), b"hello");
     /// ```
+    #[cfg_attr(feature = "leak-report", track_caller)]
     pub fn alloc_slice_copy<T: Copy + Send + 'static>(
         &mut self,
         region: RegionHandle,
@@ -36,6 +37,8 @@ impl Registry {
         // SAFETY: `data` holds room for `values.len()` `T`s, aligned, and
         // does not overlap `values`.
         unsafe { core::ptr::copy_nonoverlapping(values.as_ptr(), data, values.len()) };
+        #[cfg(feature = "leak-report")]
+        self.leaks.record(handle, core::panic::Location::caller());
         Ok(handle)
     }
 
@@ -49,6 +52,7 @@ impl Registry {
     /// let h = reg.alloc_slice_fill_with(reg.root(), 3, |i| format!("#{i}")).unwrap();
     /// assert_eq!(reg.get_slice::<String>(h).unwrap()[2], "#2");
     /// ```
+    #[cfg_attr(feature = "leak-report", track_caller)]
     pub fn alloc_slice_fill_with<T: Send + 'static>(
         &mut self,
         region: RegionHandle,
@@ -69,6 +73,10 @@ impl Registry {
             filling.written += 1;
         }
         core::mem::forget(filling);
+        // Recorded only now that the object is complete, so the discard
+        // path (`f` panicked) has no entry to remove.
+        #[cfg(feature = "leak-report")]
+        self.leaks.record(handle, core::panic::Location::caller());
         Ok(handle)
     }
 
@@ -128,6 +136,7 @@ impl Registry {
     /// let handles = reg.alloc_bulk(reg.root(), layout, TypeTag(3), 3, b"aabbcc").unwrap();
     /// assert_eq!(reg.get(handles[1]).unwrap(), b"bb");
     /// ```
+    #[cfg_attr(feature = "leak-report", track_caller)]
     pub fn alloc_bulk(
         &mut self,
         region: RegionHandle,
@@ -156,6 +165,8 @@ impl Registry {
         if !self.live(region.id()).slots.has_room_for(count) {
             self.make_room(region.id(), count)?;
         }
+        #[cfg(feature = "leak-report")]
+        self.reserve_sites(region.id(), count)?;
         let storage = self.reserve_bulk(region.id(), layout, count)?;
         // Nothing below can fail.
         let Registry {
@@ -192,6 +203,9 @@ impl Registry {
             unsafe { core::ptr::copy_nonoverlapping(chunk.as_ptr(), data, chunk.len()) };
             handles.push(ObjectHandle::new(region, slot, slot_generation));
         }
+        #[cfg(feature = "leak-report")]
+        self.leaks
+            .record_all(&handles, core::panic::Location::caller());
         Ok(handles)
     }
 

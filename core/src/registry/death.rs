@@ -45,6 +45,8 @@ impl Registry {
             self.make_room(parent, survivors)?;
         }
         self.forwarding.reserve(survivors, survivors + forwarded)?;
+        #[cfg(feature = "leak-report")]
+        self.reserve_retained(parent, survivors)?;
         self.scratch.clear();
         fallible::reserve(&mut self.scratch, survivors)?;
         let slots = self.live(id).slots.len() as u32;
@@ -141,6 +143,8 @@ impl Registry {
             blocks,
             config,
             retained_bytes,
+            #[cfg(feature = "leak-report")]
+            leaks,
             ..
         } = self;
         let dying = &mut regions[id as usize].region;
@@ -150,6 +154,9 @@ impl Registry {
         let keep = !dying.retired
             && *retained_bytes + dying.table_bytes() + dying.pool.nursery_page_bytes()
                 <= config.cache_bytes;
+        // Its objects' sites go: the survivors' moved with them.
+        #[cfg(feature = "leak-report")]
+        leaks.region_died(id, keep);
         let teardown = Teardown {
             region: dying,
             blocks,
@@ -178,6 +185,8 @@ impl Registry {
             let moving = Moving::of(record, *dying.slots.aux(slot));
             let old = ObjectHandle::new(handle, slot, record.generation);
             let new_home = self.transfer(old, parent, &moving, storage);
+            #[cfg(feature = "leak-report")]
+            self.record_retained(old, new_home, moving.layout.size(), moving.tag);
             let node = self.forwarding.moved(moving.aux.node(), new_home);
             self.live_mut(parent.id())
                 .slots
@@ -194,6 +203,8 @@ impl Registry {
             self.live_mut(id).slots.vacate(slot);
         }
         self.scratch = reserved;
+        #[cfg(feature = "leak-report")]
+        self.leaks.log_death(handle);
     }
 
     /// Turns the forwarding slots of dying `handle` into ghost records, or

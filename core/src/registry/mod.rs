@@ -151,6 +151,9 @@ pub struct Registry {
     pub(crate) scratch: Vec<Reserved>,
     /// Payload, budgets and event counters.
     pub(crate) accounts: crate::accounting::Accounts,
+    /// Allocation sites and death events (feature `leak-report`).
+    #[cfg(feature = "leak-report")]
+    pub(crate) leaks: crate::leak_report::LeakTable,
 }
 
 /// Storage reserved for one object before a multi-object operation commits.
@@ -208,6 +211,8 @@ impl Registry {
             scratch: Vec::new(),
             accounts: crate::accounting::Accounts::default(),
             nursery_hint: crate::pool::NurseryHint::default(),
+            #[cfg(feature = "leak-report")]
+            leaks: Default::default(),
         }
     }
 

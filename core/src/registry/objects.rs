@@ -44,6 +44,7 @@ impl Registry {
     /// assert_eq!(reg.get(h).unwrap(), b"abc");
     /// ```
     #[inline(always)]
+    #[cfg_attr(feature = "leak-report", track_caller)]
     pub fn alloc(
         &mut self,
         region: RegionHandle,
@@ -62,6 +63,8 @@ impl Registry {
         // SAFETY: `data` is the new object's storage: `layout.size()` bytes
         // that do not overlap `bytes`.
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len()) };
+        #[cfg(feature = "leak-report")]
+        self.leaks.record(handle, core::panic::Location::caller());
         Ok(handle)
     }
 
@@ -101,6 +104,7 @@ impl Registry {
     /// assert!(reg.get_typed::<u64>(h).is_err());
     /// ```
     #[inline(always)]
+    #[cfg_attr(feature = "leak-report", track_caller)]
     pub fn alloc_typed<T: Send + 'static>(
         &mut self,
         region: RegionHandle,
@@ -118,6 +122,8 @@ impl Registry {
         };
         // SAFETY: the storage is aligned for `T` and `size_of::<T>()` long.
         unsafe { data.cast::<T>().write(value) };
+        #[cfg(feature = "leak-report")]
+        self.leaks.record(handle, core::panic::Location::caller());
         Ok(handle)
     }
 
@@ -152,6 +158,8 @@ impl Registry {
             regions,
             config,
             accounts,
+            #[cfg(feature = "leak-report")]
+            leaks,
             ..
         } = self;
         let slot = regions.get_mut(region.id() as usize)?;
@@ -161,6 +169,10 @@ impl Registry {
         }
         let live = &mut slot.region;
         if !live.slots.has_room_for(1) {
+            return None;
+        }
+        #[cfg(feature = "leak-report")]
+        if !leaks.has_room(region.id(), live.slots.len()) {
             return None;
         }
         let inline = is_inline(layout);
@@ -190,6 +202,8 @@ impl Registry {
         if !self.live(region.id()).slots.has_room_for(1) {
             self.make_room(region.id(), 1)?;
         }
+        #[cfg(feature = "leak-report")]
+        self.reserve_sites(region.id(), 1)?;
         let Registry {
             regions,
             blocks,
@@ -419,6 +433,8 @@ impl Registry {
     #[inline(always)]
     pub fn free(&mut self, handle: ObjectHandle) -> Result<()> {
         let home = self.locate_mut(handle)?;
+        #[cfg(feature = "leak-report")]
+        self.leaks.forget(home);
         let Registry {
             regions,
             forwarding,

@@ -292,10 +292,14 @@ impl Registry {
             self.accounts.admit_to_region(target, bytes, size)?;
         }
         self.live_mut(target.id()).slots.reserve(1)?;
+        #[cfg(feature = "leak-report")]
+        self.reserve_sites(target.id(), 1)?;
         self.forwarding.reserve(1, 0)?;
         let reserved = self.reserve_move(target.id(), &moving)?;
         // Nothing below can fail.
         let new_home = self.transfer(home, target, &moving, reserved);
+        #[cfg(feature = "leak-report")]
+        self.leaks.moved(home, new_home);
         let node = self.forwarding.moved(moving.aux.node(), new_home);
         self.live_mut(target.id())
             .slots
