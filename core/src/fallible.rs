@@ -15,8 +15,10 @@
 
 use alloc::alloc::{alloc, dealloc, Layout};
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::hash::{BuildHasher, Hash};
+use core::mem::size_of;
 use core::ptr::NonNull;
 
 use hashbrown::HashMap;
@@ -75,27 +77,53 @@ pub(crate) fn try_box<T>(value: T) -> Result<Box<T>> {
     }
 }
 
+/// Grows a table that has `spare` free places by `additional` of `size`
+/// bytes each with `try_reserve` (which says whether it succeeded), unless it has room already (then nothing
+/// is allocated, and nothing can fail).
+#[inline]
+fn grow(
+    spare: usize,
+    additional: usize,
+    size: usize,
+    try_reserve: impl FnOnce() -> bool,
+) -> Result<()> {
+    if spare >= additional {
+        return Ok(());
+    }
+    let bytes = additional.saturating_mul(size);
+    admit(bytes)?;
+    if try_reserve() {
+        Ok(())
+    } else {
+        Err(refused(bytes))
+    }
+}
+
 /// Room for `additional` more elements in `vec` (amortized growth).
 #[inline]
 pub(crate) fn reserve<T>(vec: &mut Vec<T>, additional: usize) -> Result<()> {
-    if vec.capacity() - vec.len() >= additional {
-        return Ok(());
-    }
-    let bytes = additional.saturating_mul(core::mem::size_of::<T>());
-    admit(bytes)?;
-    vec.try_reserve(additional).map_err(|_| refused(bytes))
+    let spare = vec.capacity() - vec.len();
+    grow(spare, additional, size_of::<T>(), || {
+        vec.try_reserve(additional).is_ok()
+    })
 }
 
 /// Room for exactly `additional` more elements in `vec`.
 #[inline]
 pub(crate) fn reserve_exact<T>(vec: &mut Vec<T>, additional: usize) -> Result<()> {
-    if vec.capacity() - vec.len() >= additional {
-        return Ok(());
-    }
-    let bytes = additional.saturating_mul(core::mem::size_of::<T>());
-    admit(bytes)?;
-    vec.try_reserve_exact(additional)
-        .map_err(|_| refused(bytes))
+    let spare = vec.capacity() - vec.len();
+    grow(spare, additional, size_of::<T>(), || {
+        vec.try_reserve_exact(additional).is_ok()
+    })
+}
+
+/// Room for `additional` more elements in `deque`.
+#[cfg_attr(not(feature = "leak-report"), allow(dead_code))]
+pub(crate) fn reserve_deque<T>(deque: &mut VecDeque<T>, additional: usize) -> Result<()> {
+    let spare = deque.capacity() - deque.len();
+    grow(spare, additional, size_of::<T>(), || {
+        deque.try_reserve(additional).is_ok()
+    })
 }
 
 /// Room for `additional` more entries in `map`.
@@ -104,12 +132,10 @@ pub(crate) fn reserve_map<K: Eq + Hash, V, S: BuildHasher>(
     map: &mut HashMap<K, V, S>,
     additional: usize,
 ) -> Result<()> {
-    if map.capacity() - map.len() >= additional {
-        return Ok(());
-    }
-    let bytes = additional.saturating_mul(core::mem::size_of::<(K, V)>());
-    admit(bytes)?;
-    map.try_reserve(additional).map_err(|_| refused(bytes))
+    let spare = map.capacity() - map.len();
+    grow(spare, additional, size_of::<(K, V)>(), || {
+        map.try_reserve(additional).is_ok()
+    })
 }
 
 /// Injected allocation failure (features `test-hooks` and `std`): state is

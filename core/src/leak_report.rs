@@ -42,7 +42,7 @@ use core::fmt;
 use core::panic::Location;
 
 use crate::destructor::Destructors;
-use crate::error::{Error, ObjectType, Result};
+use crate::error::{ObjectType, Result};
 use crate::handle::{ObjectHandle, RegionHandle, TypeTag};
 use crate::registry::{RegionSlot, Registry};
 
@@ -201,10 +201,6 @@ pub(crate) struct LeakTable {
     events: VecDeque<RetainedAtDeath>,
 }
 
-fn oom(bytes: usize) -> Error {
-    Error::OutOfMemory { requested: bytes }
-}
-
 /// The type name of an object with stored tag `tag`, if it is typed.
 fn type_name(destructors: &Destructors, tag: u64) -> Option<&'static str> {
     match destructors.object_type(tag) {
@@ -229,16 +225,12 @@ impl LeakTable {
         let id = id as usize;
         if self.sites.len() <= id {
             let more = id + 1 - self.sites.len();
-            self.sites
-                .try_reserve(more)
-                .map_err(|_| oom(more * core::mem::size_of::<Vec<Option<Site>>>()))?;
+            crate::fallible::reserve(&mut self.sites, more)?;
             self.sites.resize_with(id + 1, Vec::new);
         }
         let sites = &mut self.sites[id];
         let more = slots.saturating_sub(sites.len());
-        sites
-            .try_reserve(more)
-            .map_err(|_| oom(more * core::mem::size_of::<Option<Site>>()))
+        crate::fallible::reserve(sites, more)
     }
 
     /// Records `site` for the new object at `home` (room was reserved).
@@ -287,13 +279,9 @@ impl LeakTable {
     /// Makes room for the event of a death that promotes `survivors` objects.
     fn reserve_event(&mut self, survivors: usize) -> Result<()> {
         self.pending.clear();
-        self.pending
-            .try_reserve_exact(survivors)
-            .map_err(|_| oom(survivors * core::mem::size_of::<RetainedObject>()))?;
+        crate::fallible::reserve_exact(&mut self.pending, survivors)?;
         if self.events.len() < LEAK_EVENT_LOG_LEN {
-            self.events
-                .try_reserve(1)
-                .map_err(|_| oom(core::mem::size_of::<RetainedAtDeath>()))?;
+            crate::fallible::reserve_deque(&mut self.events, 1)?;
         }
         Ok(())
     }
@@ -464,9 +452,7 @@ impl Registry {
     pub fn leak_report(&self, region: RegionHandle) -> Result<LeakReport> {
         let live = self.region(region)?;
         let mut objects = Vec::new();
-        objects
-            .try_reserve_exact(live.slots.live_len())
-            .map_err(|_| oom(live.slots.live_len() * core::mem::size_of::<LeakedObject>()))?;
+        crate::fallible::reserve_exact(&mut objects, live.slots.live_len())?;
         for (slot, record) in live.slots.live() {
             let handle = ObjectHandle::new(region, slot, record.generation);
             objects.push(LeakedObject {
@@ -488,17 +474,11 @@ impl Registry {
         self.region(region)?;
         let mut reports = Vec::new();
         let mut stack = Vec::new();
-        let reserve = |stack: &mut Vec<RegionHandle>| {
-            stack
-                .try_reserve(1)
-                .map_err(|_| oom(core::mem::size_of::<RegionHandle>()))
-        };
+        let reserve = |stack: &mut Vec<RegionHandle>| crate::fallible::reserve(stack, 1);
         reserve(&mut stack)?;
         stack.push(region);
         while let Some(next) = stack.pop() {
-            reports
-                .try_reserve(1)
-                .map_err(|_| oom(core::mem::size_of::<LeakReport>()))?;
+            crate::fallible::reserve(&mut reports, 1)?;
             reports.push(self.leak_report(next)?);
             for child in self.children(next)? {
                 reserve(&mut stack)?;
