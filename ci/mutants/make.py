@@ -21,6 +21,18 @@ OUT = pathlib.Path(__file__).resolve().parent
 # name -> (file, before, after, what it breaks); `before` must occur exactly
 # once, unless it is given as (snippet, count): then every occurrence changes.
 MUTANTS = {
+    "allocation-counted-before-storage": (
+        "core/src/registry/objects.rs",
+        "        let cell = if inline {\n            Cell::inline()\n        } else {\n            let typed = Destructors::type_index(tag);\n            Cell::heap(live.pool.allocate(layout, typed, config, blocks)?)\n        };\n        let aux = Aux::new(layout.align());\n        let (slot, generation, data) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);\n        accounts.allocated(1, layout.size() as u64);\n",
+        "        accounts.allocated(1, layout.size() as u64);\n        let cell = if inline {\n            Cell::inline()\n        } else {\n            let typed = Destructors::type_index(tag);\n            Cell::heap(live.pool.allocate(layout, typed, config, blocks)?)\n        };\n        let aux = Aux::new(layout.align());\n        let (slot, generation, data) = live.slots.occupy(layout.size(), !inline, tag, cell, aux);\n",
+        "an allocation is counted (statistics, budget payload) before its storage is obtained, so one that fails for lack of memory leaves the count behind",
+    ),
+    "budget-reserved-after-region-created": (
+        "core/src/registry/mod.rs",
+        "        self.accounts.reserve_region_budget()?;\n        let region = self.create_region(parent)?;\n",
+        "        let region = self.create_region(parent)?;\n        self.accounts.reserve_region_budget()?;\n",
+        "create_region_with_budget creates the region before reserving room for its budget, so a refused reservation leaves a live region behind an Err",
+    ),
     "promote-ignores-region-budget": (
         "core/src/registry/resolve.rs",
         "        if destination.is_budgeted() {\n            let bytes = destination.region.slots.live_bytes();",
