@@ -34,8 +34,6 @@ pub(crate) struct Accounts {
     /// regions have `RegionSlot::budgeted` set, so unbudgeted regions never
     /// look here).
     pub region_budgets: HashMap<u32, u64>,
-    /// Objects allocated (each object of a bulk allocation counts).
-    pub allocations: u64,
     /// Objects destroyed by `free`.
     pub frees: u64,
     /// Objects destroyed by their region's death.
@@ -61,7 +59,6 @@ impl Default for Accounts {
             live_objects: 0,
             budget: UNLIMITED,
             region_budgets: HashMap::new(),
-            allocations: 0,
             frees: 0,
             destroyed_by_death: 0,
             promotions_by_death: 0,
@@ -124,7 +121,6 @@ impl Accounts {
     /// Counts `count` new objects of `bytes` payload in total.
     #[inline(always)]
     pub fn allocated(&mut self, count: u64, bytes: u64) {
-        self.allocations += count;
         self.live_objects += count;
         self.live_bytes += bytes;
         self.peak_objects = self.peak_objects.max(self.live_objects);
@@ -141,8 +137,14 @@ impl Accounts {
     /// Takes back an allocation that never completed (its initialiser
     /// panicked): it is not counted, though the peaks may include it.
     pub fn discarded(&mut self, bytes: u64) {
-        self.allocations -= 1;
         self.gone(1, bytes);
+    }
+
+    /// Objects allocated so far: every object is live, freed or destroyed
+    /// by a death (a discarded one is none of these), so this needs no
+    /// counter of its own on the allocation path.
+    pub fn allocations(&self) -> u64 {
+        self.live_objects + self.frees + self.destroyed_by_death
     }
 
     /// Counts a region death that destroyed `count` objects of `bytes`

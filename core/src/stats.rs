@@ -190,7 +190,7 @@ impl Registry {
             occupancy,
             live_regions: self.live_regions as u64,
             budget: self.budget(),
-            allocations: accounts.allocations,
+            allocations: accounts.allocations(),
             frees: accounts.frees,
             destroyed_by_death: accounts.destroyed_by_death,
             promotions_by_death: accounts.promotions_by_death,

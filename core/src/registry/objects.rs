@@ -466,17 +466,20 @@ impl Registry {
                 (heap, layout)
             }),
         };
-        // The registry is consistent again; only now run user code.
-        if !destructors.is_empty() {
-            let data = match heap {
-                Some(heap) => heap.data.as_ptr(),
-                None => (&mut cell as *mut Cell).cast::<u8>(),
-            };
-            // SAFETY: `data` holds the object's bytes (its heap storage, or
-            // the copy of its inline cell), which `storage` releases only
-            // after this call; it is destroyed exactly once here.
-            unsafe { destructors.run(home, tag, data, size) };
+        if destructors.is_empty() {
+            storage.release();
+            return Ok(());
         }
+        // The registry is consistent again; only now run user code.
+        let data = match heap {
+            Some(heap) => heap.data.as_ptr(),
+            None => (&mut cell as *mut Cell).cast::<u8>(),
+        };
+        // SAFETY: `data` holds the object's bytes (its heap storage, or the
+        // copy of its inline cell), which `storage` releases only after this
+        // call, when dropped (also if the destructor panics); it is
+        // destroyed exactly once here.
+        unsafe { destructors.run(home, tag, data, size) };
         drop(storage);
         Ok(())
     }
@@ -612,10 +615,24 @@ struct FreedStorage<'a> {
     heap: Option<(crate::pool::HeapRef, Layout)>,
 }
 
-impl Drop for FreedStorage<'_> {
-    fn drop(&mut self) {
-        if let Some((heap, layout)) = self.heap {
+impl FreedStorage<'_> {
+    /// Releases the storage now (no user code runs before: no guard needed).
+    #[inline(always)]
+    fn release(self) {
+        let mut this = core::mem::ManuallyDrop::new(self);
+        this.release_heap();
+    }
+
+    #[inline(always)]
+    fn release_heap(&mut self) {
+        if let Some((heap, layout)) = self.heap.take() {
             self.pool.release(heap, layout, self.blocks);
         }
+    }
+}
+
+impl Drop for FreedStorage<'_> {
+    fn drop(&mut self) {
+        self.release_heap();
     }
 }
