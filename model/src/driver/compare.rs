@@ -140,6 +140,7 @@ impl Comparison<'_> {
 
     /// Compares everything, and sweeps every handle seen.
     pub fn everything(&mut self) {
+        self.global_stats();
         for (r, _) in self.model.regions() {
             self.region(r);
         }

@@ -22,6 +22,12 @@ pub enum Rejection {
     Unpredicted(ErrorKind),
 }
 
+impl Rejection {
+    /// The core's `OutOfMemory` (never predicted, except after an injected
+    /// allocation failure).
+    pub const OUT_OF_MEMORY: Rejection = Rejection::Unpredicted(ErrorKind::OutOfMemory);
+}
+
 impl From<ModelError> for Rejection {
     fn from(error: ModelError) -> Self {
         Rejection::Kind(error)
@@ -118,22 +124,6 @@ pub enum Outcome<O, R> {
 }
 
 impl<O, R> Outcome<O, R> {
-    /// The same kind of outcome, failed with `rejection`; `None` for the
-    /// queries, which cannot fail as a whole.
-    pub fn failed_with(&self, rejection: Rejection) -> Option<Self> {
-        Some(match self {
-            Outcome::Done(_) => Outcome::Done(Err(rejection)),
-            Outcome::Flag(_) => Outcome::Flag(Err(rejection)),
-            Outcome::Region(_) => Outcome::Region(Err(rejection)),
-            Outcome::Object(_) => Outcome::Object(Err(rejection)),
-            Outcome::Objects(_) => Outcome::Objects(Err(rejection)),
-            Outcome::Weak(_) => Outcome::Weak(Err(rejection)),
-            Outcome::Bytes(_) => Outcome::Bytes(Err(rejection)),
-            Outcome::Scoped(_) => Outcome::Scoped(Err(rejection)),
-            Outcome::Upgraded(_) | Outcome::ObjectInfo(_) | Outcome::RegionInfo(_) => return None,
-        })
-    }
-
     /// The rejection, if the op failed as a whole (queries never do).
     pub fn rejection(&self) -> Option<Rejection> {
         match self {

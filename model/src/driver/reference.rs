@@ -85,6 +85,21 @@ pub(crate) struct Prediction {
     pub had_unknown_operand: bool,
 }
 
+impl Prediction {
+    /// A prediction of `outcome` with nothing moved, destroyed or touched.
+    fn new(outcome: Outcome<ObjectId, RegionId>) -> Self {
+        Prediction {
+            outcome,
+            moved: Vec::new(),
+            destroyed: Vec::new(),
+            token: None,
+            touched_regions: BTreeSet::new(),
+            touched_objects: BTreeSet::new(),
+            had_unknown_operand: false,
+        }
+    }
+}
+
 /// The reference model plus the operand tables, in model identities.
 #[derive(Clone, Debug)]
 pub struct Reference {
@@ -181,18 +196,24 @@ impl Reference {
         &self.objects[start..]
     }
 
+    /// The token the next typed value (or the first element of the next
+    /// tracked slice) will carry.
+    pub(crate) fn next_token(&self) -> u64 {
+        self.tokens_issued
+    }
+
+    /// What `op` must have done if it failed with `outcome` (an injected
+    /// allocation failure): nothing. The model is not touched.
+    pub(crate) fn refused(&self, op: &ModelOp, outcome: Outcome<ObjectId, RegionId>) -> Prediction {
+        let mut prediction = Prediction::new(outcome);
+        self.note_operands(op, &mut prediction);
+        prediction
+    }
+
     /// The model's part of running `op`: applies it, grows the tables, and
     /// says what should have happened.
     pub(crate) fn predict(&mut self, op: &ModelOp) -> Prediction {
-        let mut prediction = Prediction {
-            outcome: Outcome::Done(Ok(())),
-            moved: Vec::new(),
-            destroyed: Vec::new(),
-            token: None,
-            touched_regions: BTreeSet::new(),
-            touched_objects: BTreeSet::new(),
-            had_unknown_operand: false,
-        };
+        let mut prediction = Prediction::new(Outcome::Done(Ok(())));
         self.note_operands(op, &mut prediction);
         prediction.outcome = self.run(op, &mut prediction);
         prediction.destroyed = self.model.take_destroyed_states();
