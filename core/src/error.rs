@@ -231,6 +231,13 @@ pub enum Error {
         /// Bytes asked of the allocator.
         requested: usize,
     },
+    /// `unstore` found no reference to the object stored by the container.
+    NotStored {
+        /// The container region passed in.
+        container: RegionHandle,
+        /// The handle passed in.
+        handle: ObjectHandle,
+    },
     /// Every region id or slot id is retired or in use (more than `u32::MAX`).
     IdSpaceExhausted,
 }
@@ -253,6 +260,7 @@ pub enum ErrorKind {
     TypeTagCollision,
     BudgetExceeded,
     OutOfMemory,
+    NotStored,
     IdSpaceExhausted,
 }
 
@@ -273,6 +281,7 @@ impl Error {
             Error::TypeTagCollision { .. } => ErrorKind::TypeTagCollision,
             Error::BudgetExceeded { .. } => ErrorKind::BudgetExceeded,
             Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
+            Error::NotStored { .. } => ErrorKind::NotStored,
             Error::IdSpaceExhausted => ErrorKind::IdSpaceExhausted,
         }
     }
@@ -334,6 +343,9 @@ impl fmt::Display for Error {
             ),
             Error::OutOfMemory { requested } => {
                 write!(f, "the allocator refused {requested} bytes")
+            }
+            Error::NotStored { container, handle } => {
+                write!(f, "{container} stored no reference to {handle}")
             }
             Error::IdSpaceExhausted => f.write_str("no region or slot id is left"),
         }

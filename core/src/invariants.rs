@@ -119,12 +119,39 @@ impl Registry {
         }
         self.blocks.check(&mut problems);
         self.check_accounts(&mut problems);
+        self.check_stored(&mut problems);
         #[cfg(feature = "leak-report")]
         self.leaks.check(&self.regions, &mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
             Err(InvariantViolations(problems))
+        }
+    }
+
+    /// Exactly the live regions flagged `stores` have a list of stored
+    /// references, and no list is empty.
+    fn check_stored(&self, problems: &mut Vec<String>) {
+        for id in self.stored.containers() {
+            let live = self
+                .regions
+                .get(id as usize)
+                .is_some_and(|slot| slot.is_live());
+            if !live || !self.regions[id as usize].region.stores {
+                problems.push(format!(
+                    "region {id} has stored references but is dead or unflagged"
+                ));
+            }
+            if self.stored.of(id).is_some_and(<[_]>::is_empty) {
+                problems.push(format!(
+                    "region {id} has an empty list of stored references"
+                ));
+            }
+        }
+        for (id, slot) in self.regions.iter().enumerate() {
+            if slot.region.stores && self.stored.of(id as u32).is_none() {
+                problems.push(format!("region {id} is flagged as storing but has no list"));
+            }
         }
     }
 

@@ -158,6 +158,7 @@ mod poison;
 mod pool;
 mod region;
 mod registry;
+mod scope;
 mod size_class;
 mod slot_table;
 mod stats;
@@ -181,6 +182,7 @@ pub use leak_report::{
 };
 pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};
 pub use registry::{MemoryUsage, Registry};
+pub use scope::{RegionBuilder, RegionScope};
 pub use stats::{GlobalStats, Occupancy, RegionStats};
 
 /// The largest object size, in bytes.

@@ -38,6 +38,9 @@ pub(crate) struct Region {
     pub moved_objects: u32,
     /// The region has a budget (in `Accounts::region_budgets`).
     pub budgeted: bool,
+    /// The region stored strong references (it has a list in
+    /// `Registry::stored`), given back at its death.
+    pub stores: bool,
     /// The id reached its last generation and is never reused (set on the
     /// dead tables; kept here, in the padding, so that a region slot stays
     /// three cache lines).
@@ -57,6 +60,7 @@ impl Default for Region {
             strong_objects: 0,
             moved_objects: 0,
             budgeted: false,
+            stores: false,
             retired: false,
         }
     }

@@ -420,6 +420,15 @@ impl SlotTable {
             .map(|(slot, record)| (slot as u32, record))
     }
 
+    /// The live records with their slots, mutably.
+    pub fn live_mut(&mut self) -> impl Iterator<Item = (u32, &mut Record)> + '_ {
+        self.records
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, record)| record.is_live())
+            .map(|(slot, record)| (slot as u32, record))
+    }
+
     /// Every record with its slot.
     pub fn records(&self) -> impl Iterator<Item = (u32, &Record)> + '_ {
         self.records

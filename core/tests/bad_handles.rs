@@ -108,11 +108,15 @@ fn assert_rejected_everywhere(scene: &mut Scene, handle: ObjectHandle) {
     stale(reg.store_handle(target, handle).unwrap_err().kind());
     stale(reg.downgrade(handle).unwrap_err().kind());
     assert_eq!(reg.upgrade(WeakHandle::from_object_handle(handle)), None);
-    stale(
-        reg.drop_weak(WeakHandle::from_object_handle(handle))
-            .unwrap_err()
-            .kind(),
+    // Dropping a weak handle whose object is gone is always fine.
+    assert_eq!(
+        reg.drop_weak(WeakHandle::from_object_handle(handle)),
+        Ok(())
     );
+    stale(reg.unstore(target, handle).unwrap_err().kind());
+    stale(reg.current(handle).unwrap_err().kind());
+    assert!(!reg.is_alive(handle));
+    assert!(!reg.same_object(handle, handle));
     stale(reg.promote(handle, target).unwrap_err().kind());
     stale(reg.resolve(handle).unwrap_err().kind());
     stale(reg.region_of(handle).unwrap_err().kind());

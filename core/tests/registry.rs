@@ -246,10 +246,8 @@ fn weak_handles_follow_promotion_and_die_with_the_object() {
     assert_eq!(reg.weak_count(h).unwrap(), 0);
     reg.free(h).unwrap();
     assert_eq!(reg.upgrade(weak), None);
-    assert_eq!(
-        reg.drop_weak(weak).unwrap_err().kind(),
-        ErrorKind::StaleHandle
-    );
+    // The object is gone: dropping its weak handle is simply fine.
+    assert_eq!(reg.drop_weak(weak), Ok(()));
 }
 
 #[test]

@@ -104,7 +104,7 @@ impl Registry {
 
     /// Removes a live object without running its destructor (its bytes
     /// were never a complete value).
-    fn discard(&mut self, home: ObjectHandle) {
+    pub(crate) fn discard(&mut self, home: ObjectHandle) {
         let Registry {
             regions,
             blocks,

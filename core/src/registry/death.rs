@@ -1,4 +1,5 @@
-//! Region death: reparent, promote, destroy, hand over forwarding, recycle.
+//! Region death: reparent, promote, destroy, hand over forwarding, recycle,
+//! give back stored references.
 //!
 //! Everything that can fail (room for the promoted objects' slots and
 //! storage in the parent, forwarding nodes and ghost records) is reserved
@@ -137,6 +138,11 @@ impl Registry {
         self.nursery_hint.record(used);
         self.retire_or_recycle(id);
         self.live_regions -= 1;
+        // 5. The references it stored are given back (its promotions were
+        // decided with them counted; every old handle resolves by now).
+        if self.regions[id as usize].region.stores {
+            self.release_stored_by(id);
+        }
         let Registry {
             regions,
             destructors,

@@ -8,9 +8,12 @@
 
 mod bulk;
 mod compact;
+mod convenience;
 mod death;
+mod iter;
 mod objects;
 mod resolve;
+mod stored;
 
 use alloc::vec::Vec;
 
@@ -43,6 +46,8 @@ pub struct MemoryUsage {
     /// table capacity and one empty nursery block each (with the cached
     /// blocks, bounded by the block cache's high-water mark).
     pub retained_bytes: usize,
+    /// Capacity of the stored-reference records.
+    pub stored_bytes: usize,
     /// Capacity of the forwarding nodes and ghost records.
     pub forwarding_bytes: usize,
     /// Ghost records that lead to a live object.
@@ -151,6 +156,8 @@ pub struct Registry {
     pub(crate) scratch: Vec<Reserved>,
     /// Payload, budgets and event counters.
     pub(crate) accounts: crate::accounting::Accounts,
+    /// Which container region stored which strong reference.
+    pub(crate) stored: stored::StoredRefs,
     /// Allocation sites and death events (feature `leak-report`).
     #[cfg(feature = "leak-report")]
     pub(crate) leaks: crate::leak_report::LeakTable,
@@ -211,6 +218,7 @@ impl Registry {
             scratch: Vec::new(),
             accounts: crate::accounting::Accounts::default(),
             nursery_hint: crate::pool::NurseryHint::default(),
+            stored: stored::StoredRefs::default(),
             #[cfg(feature = "leak-report")]
             leaks: Default::default(),
         }
@@ -573,6 +581,7 @@ impl Registry {
             blocks_reused: self.blocks.reuses(),
             table_bytes,
             retained_bytes: self.retained_bytes,
+            stored_bytes: self.stored.table_bytes(),
             forwarding_bytes: self.forwarding.table_bytes()
                 + self.slot_ghosts().count() * core::mem::size_of::<SlotGhost>(),
             ghost_records: self.forwarding.live_ghost_records()
@@ -600,10 +609,11 @@ impl Registry {
     }
 
     /// Runs `body` with a fresh child of `parent` and releases it afterwards
-    /// (unless `body` already released it). If `body` panics, the region is
-    /// released too (with the `std` feature, which unwinding needs; its
-    /// death is an ordinary death, so what `body` retained is promoted) and
-    /// the panic goes on.
+    /// (unless `body` already released it): a closure form of
+    /// [`scope`](Self::scope). If `body` panics, the region is released as
+    /// the panic unwinds (an ordinary death: what `body` retained is
+    /// promoted) and the panic goes on. If the release at the end cannot
+    /// get memory, the result is that `Err` and the region stays alive.
     ///
     /// ```
     /// use regions::Registry;
@@ -622,26 +632,10 @@ impl Registry {
         parent: RegionHandle,
         body: impl FnOnce(&mut Registry, RegionHandle) -> R,
     ) -> Result<R> {
-        let region = self.create_region(parent)?;
-        #[cfg(feature = "std")]
-        let out = {
-            let run = core::panic::AssertUnwindSafe(|| body(self, region));
-            match std::panic::catch_unwind(run) {
-                Ok(out) => out,
-                Err(panic) => {
-                    if self.is_region_alive(region) {
-                        // An error here cannot be reported: the panic wins.
-                        let _ = self.release_region(region);
-                    }
-                    std::panic::resume_unwind(panic);
-                }
-            }
-        };
-        #[cfg(not(feature = "std"))]
-        let out = body(self, region);
-        if self.is_region_alive(region) {
-            self.release_region(region)?;
-        }
+        let mut scope = self.scope(parent)?;
+        let region = scope.region();
+        let out = body(&mut scope, region);
+        scope.close()?;
         Ok(out)
     }
 

@@ -52,20 +52,34 @@ impl Registry {
         bytes: &[u8],
         tag: TypeTag,
     ) -> Result<ObjectHandle> {
-        let valid = !tag.is_typed()
-            && bytes.len() == layout.size()
-            && layout.size() <= MAX_OBJECT_SIZE
-            && layout.align() <= MAX_ALIGN;
-        let (handle, data) = match self.insert_fast(region, layout, tag.0, valid) {
-            Some(inserted) => inserted,
-            None => self.alloc_slow(region, layout, bytes.len(), tag)?,
-        };
+        let (handle, data) = self.insert_raw(region, layout, bytes.len(), tag)?;
         // SAFETY: `data` is the new object's storage: `layout.size()` bytes
         // that do not overlap `bytes`.
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), data, bytes.len()) };
         #[cfg(feature = "leak-report")]
         self.leaks.record(handle, core::panic::Location::caller());
         Ok(handle)
+    }
+
+    /// A new raw object of `layout` with raw `tag` in `region`, its bytes
+    /// not yet written; `len` is the length of the bytes the caller will
+    /// write (`SizeMismatch` unless it is `layout.size()`).
+    #[inline(always)]
+    pub(crate) fn insert_raw(
+        &mut self,
+        region: RegionHandle,
+        layout: Layout,
+        len: usize,
+        tag: TypeTag,
+    ) -> Result<(ObjectHandle, *mut u8)> {
+        let valid = !tag.is_typed()
+            && len == layout.size()
+            && layout.size() <= MAX_OBJECT_SIZE
+            && layout.align() <= MAX_ALIGN;
+        match self.insert_fast(region, layout, tag.0, valid) {
+            Some(inserted) => Ok(inserted),
+            None => self.alloc_slow(region, layout, len, tag),
+        }
     }
 
     /// `alloc` when the fast path does not apply: checks every argument in
@@ -484,7 +498,12 @@ impl Registry {
         Ok(())
     }
 
-    fn adjust(&mut self, handle: ObjectHandle, count: Count, increment: bool) -> Result<()> {
+    pub(crate) fn adjust(
+        &mut self,
+        handle: ObjectHandle,
+        count: Count,
+        increment: bool,
+    ) -> Result<()> {
         let home = self.locate_mut(handle)?;
         let region = self.live_mut(home.region().id());
         let aux = region.slots.aux_mut(home.slot());
@@ -525,29 +544,6 @@ impl Registry {
         self.adjust(handle, Count::Strong, false)
     }
 
-    /// Write barrier: records that a reference to `handle` is stored in an
-    /// object of `container`. Retains the object when it lives in another
-    /// region and returns whether it did.
-    ///
-    /// ```
-    /// use regions::Registry;
-    /// let mut reg = Registry::new();
-    /// let a = reg.create_region(reg.root()).unwrap();
-    /// let h = reg.alloc_typed(a, 0u8).unwrap();
-    /// assert!(!reg.store_handle(a, h).unwrap());
-    /// assert!(reg.store_handle(reg.root(), h).unwrap());
-    /// assert_eq!(reg.strong_count(h).unwrap(), 1);
-    /// ```
-    pub fn store_handle(&mut self, container: RegionHandle, handle: ObjectHandle) -> Result<bool> {
-        self.region(container)?;
-        let home = self.locate_mut(handle)?;
-        if home.region() == container {
-            return Ok(false);
-        }
-        self.retain(home)?;
-        Ok(true)
-    }
-
     /// A weak handle to the object; increments its weak count.
     pub fn downgrade(&mut self, handle: ObjectHandle) -> Result<WeakHandle> {
         let home = self.locate_mut(handle)?;
@@ -572,9 +568,23 @@ impl Registry {
         self.locate(weak.target).ok()
     }
 
-    /// Gives up a weak reference: decrements the weak count
-    /// (`RefcountUnderflow` at 0, `StaleHandle` once the object is gone).
+    /// Gives up a weak reference: decrements the weak count of its object
+    /// (`RefcountUnderflow` at 0). A weak handle whose object is gone (or
+    /// that names nothing) is simply dropped: `Ok`, nothing changes, as a
+    /// `std::rc::Weak` can always be dropped.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), 3u8).unwrap();
+    /// let w = reg.downgrade(h).unwrap();
+    /// reg.free(h).unwrap();
+    /// assert!(reg.drop_weak(w).is_ok());
+    /// ```
     pub fn drop_weak(&mut self, weak: WeakHandle) -> Result<()> {
+        if !self.is_alive(weak.target) {
+            return Ok(());
+        }
         self.adjust(weak.target, Count::Weak, false)
     }
 

@@ -266,6 +266,59 @@ impl Registry {
         self.locate_mut(handle)
     }
 
+    /// The object's current home handle, like [`resolve`](Self::resolve)
+    /// but through `&self` (nothing is counted). Handles change when their
+    /// object moves; two handles name the same object iff their `current`
+    /// handles are equal.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let a = reg.create_region(reg.root()).unwrap();
+    /// let old = reg.alloc_typed(a, 1u8).unwrap();
+    /// let new = reg.promote(old, reg.root()).unwrap();
+    /// assert_eq!(reg.current(old).unwrap(), new);
+    /// ```
+    #[inline]
+    pub fn current(&self, handle: ObjectHandle) -> Result<ObjectHandle> {
+        self.locate(handle)
+    }
+
+    /// Whether `handle` (or the object it was issued for, wherever it lives
+    /// now) names a live object.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// assert!(reg.is_alive(h));
+    /// reg.free(h).unwrap();
+    /// assert!(!reg.is_alive(h));
+    /// ```
+    #[inline]
+    pub fn is_alive(&self, handle: ObjectHandle) -> bool {
+        self.locate(handle).is_ok()
+    }
+
+    /// Whether `a` and `b` name the same live object (through any of the
+    /// handles it ever had). `false` if either names no live object.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let a = reg.create_region(reg.root()).unwrap();
+    /// let old = reg.alloc_typed(a, 1u8).unwrap();
+    /// let new = reg.promote(old, reg.root()).unwrap();
+    /// assert!(reg.same_object(old, new));
+    /// assert_ne!(old, new);
+    /// ```
+    pub fn same_object(&self, a: ObjectHandle, b: ObjectHandle) -> bool {
+        match (self.locate(a), self.locate(b)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// The object's current home region.
     pub fn region_of(&self, handle: ObjectHandle) -> Result<RegionHandle> {
         self.locate(handle).map(|home| home.region())
