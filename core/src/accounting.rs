@@ -52,6 +52,13 @@ pub(crate) struct Accounts {
     pub peak_bytes: u64,
 }
 
+/// The peak figures at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Peaks {
+    objects: u64,
+    bytes: u64,
+}
+
 impl Default for Accounts {
     fn default() -> Self {
         Accounts {
@@ -134,10 +141,21 @@ impl Accounts {
         self.gone(1, bytes);
     }
 
-    /// Takes back an allocation that never completed (its initialiser
-    /// panicked): it is not counted, though the peaks may include it.
-    pub fn discarded(&mut self, bytes: u64) {
+    /// Takes back the allocation of an object of `bytes` that never came
+    /// to exist (its initialization panicked): it is not counted anywhere,
+    /// and the peaks go back to `peaks_before` (what [`peaks`](Self::peaks)
+    /// said before it was allocated).
+    pub fn discarded(&mut self, bytes: u64, peaks_before: Peaks) {
         self.gone(1, bytes);
+        (self.peak_objects, self.peak_bytes) = (peaks_before.objects, peaks_before.bytes);
+    }
+
+    /// The peaks now, to restore if an allocation is taken back.
+    pub fn peaks(&self) -> Peaks {
+        Peaks {
+            objects: self.peak_objects,
+            bytes: self.peak_bytes,
+        }
     }
 
     /// Objects allocated so far: every object is live, freed or destroyed

@@ -79,6 +79,14 @@ impl RegistryBuilder {
     /// and clamped to [`MIN_ARENA_BLOCK_SIZE`]`..=`[`MAX_ARENA_BLOCK_SIZE`].
     /// A region's blocks start at [`FIRST_BLOCK_SIZE`] and double up to it.
     /// Heap objects larger than a quarter of it get a dedicated allocation.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::builder().arena_block_size(4096).build();
+    /// reg.alloc_typed(reg.root(), [0u8; 1000]).unwrap(); // at most a quarter: in a block
+    /// reg.alloc_typed(reg.root(), [0u8; 2000]).unwrap(); // above: its own allocation
+    /// assert_eq!(reg.stats(reg.root()).unwrap().occupancy.dedicated_bytes, 2000);
+    /// ```
     pub fn arena_block_size(mut self, bytes: usize) -> Self {
         let bytes = bytes
             .clamp(MIN_ARENA_BLOCK_SIZE, MAX_ARENA_BLOCK_SIZE)
@@ -91,6 +99,16 @@ impl RegistryBuilder {
     /// capacity) the registry keeps for reuse by later regions; above this
     /// high-water mark, freed memory goes back to the global allocator.
     /// `0` disables the cache.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::builder().block_cache_bytes(0).build();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.alloc_typed(r, [0u8; 64]).unwrap();
+    /// reg.release_region(r).unwrap(); // its block goes back to the global allocator
+    /// let usage = reg.memory_usage();
+    /// assert_eq!((usage.cached_block_bytes, usage.retained_bytes), (0, 0));
+    /// ```
     pub fn block_cache_bytes(mut self, bytes: usize) -> Self {
         self.config.cache_bytes = bytes;
         self
@@ -102,6 +120,17 @@ impl RegistryBuilder {
     /// [`FIRST_BLOCK_SIZE`]`..=` the arena block size; `0` gives regions no
     /// nursery, so every heap object goes to its size class or type pool
     /// from the start (what a region that outgrows its nursery does anyway).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// for (nursery, blocks) in [(1024, 1), (0, 2)] {
+    ///     let mut reg = Registry::builder().nursery_bytes(nursery).build();
+    ///     let r = reg.create_region(reg.root()).unwrap();
+    ///     reg.alloc_typed(r, [0u8; 64]).unwrap();
+    ///     reg.alloc_typed(r, [0u16; 32]).unwrap(); // another type: another pool
+    ///     assert_eq!(reg.arena_count(r).unwrap(), blocks);
+    /// }
+    /// ```
     pub fn nursery_bytes(mut self, bytes: usize) -> Self {
         self.config.max_nursery_log2 = match bytes {
             0 => None,
@@ -114,6 +143,14 @@ impl RegistryBuilder {
     }
 
     /// The registry.
+    ///
+    /// ```
+    /// use regions::RegistryBuilder;
+    /// let mut reg = RegistryBuilder::default().block_cache_bytes(1 << 20).build();
+    /// assert_eq!(reg.memory_usage().block_cache_limit, 1 << 20);
+    /// assert_eq!(reg.live_region_count(), 1); // only the root
+    /// assert!(reg.create_region(reg.root()).is_ok());
+    /// ```
     pub fn build(self) -> Registry {
         Registry::with_config(self.config)
     }

@@ -37,6 +37,15 @@ struct TypeInfo {
 
 /// The tag typed allocations of `T` carry: a 63-bit FNV-1a hash of its
 /// `TypeId` with [`TypeTag::TYPED_BIT`] set.
+///
+/// ```
+/// use regions::{typed_tag, Registry};
+/// let mut reg = Registry::new();
+/// let h = reg.alloc_typed(reg.root(), 1u32).unwrap();
+/// assert_eq!(reg.type_tag(h).unwrap(), typed_tag::<u32>());
+/// assert_ne!(typed_tag::<u32>(), typed_tag::<i32>());
+/// assert!(typed_tag::<[u8]>().is_typed());
+/// ```
 pub fn typed_tag<T: ?Sized + 'static>() -> TypeTag {
     struct Fnv(u64);
     impl Hasher for Fnv {

@@ -266,6 +266,17 @@ pub enum ErrorKind {
 
 impl Error {
     /// The variant without its fields.
+    ///
+    /// ```
+    /// use regions::{Error, ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let err = reg.release_region(reg.root()).unwrap_err();
+    /// assert_eq!((err, err.kind()), (Error::RootRegion, ErrorKind::RootRegion));
+    /// let h = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// let err = reg.get(h).unwrap_err(); // byte access to a typed object
+    /// assert!(matches!(err, Error::TypeMismatch { .. }));
+    /// assert_eq!(err.kind(), ErrorKind::TypeMismatch);
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidRegion { .. } => ErrorKind::InvalidRegion,

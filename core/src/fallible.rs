@@ -157,32 +157,87 @@ pub mod failure {
 
     /// Makes the allocation after the next `after` allocations on this
     /// thread fail (`0`: the very next one), once.
+    ///
+    /// ```
+    /// use regions::{failure, ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// failure::fail_after(0);
+    /// let err = reg.create_region(reg.root()).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::OutOfMemory);
+    /// assert_eq!(reg.live_region_count(), 1); // nothing changed
+    /// assert!(reg.create_region(reg.root()).is_ok()); // it failed once only
+    /// ```
     pub fn fail_after(after: u64) {
         COUNTDOWN.with(|countdown| countdown.set(Some(after)));
     }
 
     /// Cancels an armed failure that has not happened yet.
+    ///
+    /// ```
+    /// use regions::{failure, Registry};
+    /// let mut reg = Registry::new();
+    /// failure::fail_after(0);
+    /// failure::disarm();
+    /// assert!(!failure::is_armed());
+    /// assert!(reg.create_region(reg.root()).is_ok());
+    /// ```
     pub fn disarm() {
         COUNTDOWN.with(|countdown| countdown.set(None));
     }
 
     /// Whether a failure is armed and has not happened yet.
+    ///
+    /// ```
+    /// use regions::{failure, Registry};
+    /// let mut reg = Registry::new();
+    /// assert!(!failure::is_armed());
+    /// failure::fail_after(0);
+    /// assert!(failure::is_armed());
+    /// assert!(reg.create_region(reg.root()).is_err());
+    /// assert!(!failure::is_armed()); // it happened
+    /// ```
     pub fn is_armed() -> bool {
         COUNTDOWN.with(Cell::get).is_some()
     }
 
     /// Whether an injected failure happened since the last call.
+    ///
+    /// ```
+    /// use regions::{failure, Registry};
+    /// let mut reg = Registry::new();
+    /// failure::fail_after(0);
+    /// assert!(reg.create_region(reg.root()).is_err());
+    /// assert!(failure::take_fired());
+    /// assert!(!failure::take_fired()); // reset by the call
+    /// ```
     pub fn take_fired() -> bool {
         FIRED.with(|fired| fired.replace(false))
     }
 
     /// Allocations attempted on this thread so far (failed ones included).
+    ///
+    /// ```
+    /// use regions::{failure, Registry};
+    /// let mut reg = Registry::new();
+    /// let before = failure::attempts();
+    /// reg.create_region(reg.root()).unwrap(); // grows the region table
+    /// assert!(failure::attempts() > before);
+    /// ```
     pub fn attempts() -> u64 {
         ATTEMPTS.with(Cell::get)
     }
 
     /// Runs `f` with injection paused: its allocations neither fail nor
     /// move the countdown.
+    ///
+    /// ```
+    /// use regions::{failure, Registry};
+    /// let mut reg = Registry::new();
+    /// failure::fail_after(0);
+    /// let region = failure::paused(|| reg.create_region(reg.root()));
+    /// assert!(region.is_ok());
+    /// assert!(failure::is_armed()); // the countdown did not move
+    /// ```
     pub fn paused<R>(f: impl FnOnce() -> R) -> R {
         /// Restores the pause flag, also if `f` panics.
         struct Restore(bool);

@@ -62,12 +62,32 @@ impl RegionHandle {
     }
 
     /// The region id (an index into the registry's region table).
+    ///
+    /// ```
+    /// use regions::{RegionHandle, Registry};
+    /// assert_eq!(RegionHandle::from_raw_parts(3, 9).id(), 3);
+    /// let mut reg = Registry::new();
+    /// assert_eq!(reg.root().id(), 0);
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.release_region(r).unwrap();
+    /// assert_eq!(reg.create_region(reg.root()).unwrap().id(), r.id()); // recycled
+    /// ```
     #[inline(always)]
     pub const fn id(self) -> u32 {
         self.bits as u32
     }
 
     /// The generation of the region id this handle was issued for.
+    ///
+    /// ```
+    /// use regions::{RegionHandle, Registry};
+    /// assert_eq!(RegionHandle::from_raw_parts(3, 9).generation(), 9);
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.release_region(r).unwrap();
+    /// let again = reg.create_region(reg.root()).unwrap(); // same id, next generation
+    /// assert_eq!(again.generation(), r.generation() + 1);
+    /// ```
     #[inline(always)]
     pub const fn generation(self) -> u32 {
         (self.bits >> 32) as u32
@@ -156,18 +176,50 @@ impl ObjectHandle {
 
     /// The region this handle was issued in (not necessarily the object's
     /// current home; see [`Registry::region_of`](crate::Registry::region_of)).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let h = reg.alloc_typed(r, 1u8).unwrap();
+    /// assert_eq!(h.region(), r);
+    /// let moved = reg.promote(h, reg.root()).unwrap();
+    /// assert_eq!((h.region(), moved.region()), (r, reg.root()));
+    /// ```
     #[inline(always)]
     pub const fn region(self) -> RegionHandle {
         self.region
     }
 
     /// The slot id within that region's slot table.
+    ///
+    /// ```
+    /// use regions::{ObjectHandle, Registry};
+    /// assert_eq!(ObjectHandle::from_raw_parts(1, 0, 5, 2).slot(), 5);
+    /// let mut reg = Registry::new();
+    /// let old = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// reg.free(old).unwrap();
+    /// let new = reg.alloc_typed(reg.root(), 2u8).unwrap();
+    /// assert_eq!(new.slot(), old.slot()); // the freed slot is reused
+    /// ```
     #[inline(always)]
     pub const fn slot(self) -> u32 {
         self.slot_bits as u32
     }
 
     /// The generation of the slot this handle was issued for.
+    ///
+    /// ```
+    /// use regions::{Error, Found, Registry};
+    /// let mut reg = Registry::new();
+    /// let old = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// reg.free(old).unwrap();
+    /// let new = reg.alloc_typed(reg.root(), 2u8).unwrap(); // same slot, later generation
+    /// assert!(new.slot_generation() > old.slot_generation());
+    /// let err = reg.get_typed::<u8>(old).unwrap_err();
+    /// let found = Found::StaleSlot { current: new.slot_generation() };
+    /// assert_eq!(err, Error::StaleHandle { handle: old, found });
+    /// ```
     #[inline(always)]
     pub const fn slot_generation(self) -> u32 {
         (self.slot_bits >> 32) as u32
@@ -227,11 +279,30 @@ pub struct WeakHandle {
 impl WeakHandle {
     /// Builds a weak handle that names `target`; nothing is checked and no
     /// count changes.
+    ///
+    /// ```
+    /// use regions::{Registry, WeakHandle};
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// let weak = WeakHandle::from_object_handle(h);
+    /// assert_eq!(reg.upgrade(weak), Some(h));
+    /// assert_eq!(reg.weak_count(h).unwrap(), 0); // not counted
+    /// ```
     pub const fn from_object_handle(target: ObjectHandle) -> Self {
         WeakHandle { target }
     }
 
     /// The object handle this weak handle names (it may be stale).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// let weak = reg.downgrade(h).unwrap();
+    /// assert_eq!(weak.object_handle(), h);
+    /// reg.free(h).unwrap();
+    /// assert!(!reg.is_alive(weak.object_handle())); // stale now
+    /// ```
     pub const fn object_handle(self) -> ObjectHandle {
         self.target
     }
@@ -250,6 +321,13 @@ impl TypeTag {
     pub const TYPED_BIT: u64 = 1 << 63;
 
     /// Whether this tag belongs to a typed allocation.
+    ///
+    /// ```
+    /// use regions::{typed_tag, TypeTag};
+    /// assert!(typed_tag::<String>().is_typed());
+    /// assert!(TypeTag(TypeTag::TYPED_BIT | 42).is_typed());
+    /// assert!(!TypeTag(42).is_typed());
+    /// ```
     pub const fn is_typed(self) -> bool {
         self.0 & Self::TYPED_BIT != 0
     }

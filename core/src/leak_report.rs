@@ -119,6 +119,17 @@ pub struct LeakReport {
 
 impl LeakReport {
     /// The sum of the objects' sizes (the region's payload bytes).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.alloc_typed(r, 1u64).unwrap();
+    /// reg.alloc_typed(r, [0u8; 40]).unwrap();
+    /// let report = reg.leak_report(r).unwrap();
+    /// assert_eq!(report.total_bytes(), 48);
+    /// assert_eq!(report.total_bytes(), reg.stats(r).unwrap().occupancy.payload_bytes);
+    /// ```
     pub fn total_bytes(&self) -> u64 {
         self.objects.iter().map(|object| object.size as u64).sum()
     }
@@ -470,6 +481,19 @@ impl Registry {
     /// descendants, `region` first, each region before its children
     /// (siblings in no particular order). `leak_report_subtree(root)`
     /// covers the whole registry.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let parent = reg.create_region(reg.root()).unwrap();
+    /// let child = reg.create_region(parent).unwrap();
+    /// let h = reg.alloc_typed(child, 1u32).unwrap();
+    /// let reports = reg.leak_report_subtree(parent).unwrap();
+    /// assert_eq!((reports[0].region, reports[1].region), (parent, child));
+    /// assert_eq!((reports.len(), reports[1].objects[0].handle), (2, h));
+    /// reg.release_region(parent).unwrap();
+    /// assert_eq!(reg.leak_report_subtree(parent).unwrap_err().kind(), ErrorKind::InvalidRegion);
+    /// ```
     pub fn leak_report_subtree(&self, region: RegionHandle) -> Result<Vec<LeakReport>> {
         self.region(region)?;
         let mut reports = Vec::new();

@@ -43,6 +43,15 @@ pub struct RegionScope<'r> {
 
 impl<'r> RegionScope<'r> {
     /// The scope's region.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let scope = reg.scope(reg.root()).unwrap();
+    /// let r = scope.region();
+    /// assert_eq!(scope.parent_of(r).unwrap(), Some(scope.root()));
+    /// assert_eq!(scope.region_refcount(r).unwrap(), 1);
+    /// ```
     pub fn region(&self) -> RegionHandle {
         self.region
     }
@@ -138,6 +147,17 @@ struct RegionSettings {
 
 impl<'r> RegionBuilder<'r> {
     /// The parent of the new region (default: the root).
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let outer = reg.create_region(reg.root()).unwrap();
+    /// let inner = reg.region_builder().parent(outer).create().unwrap();
+    /// assert_eq!(reg.parent_of(inner).unwrap(), Some(outer));
+    /// reg.release_region(outer).unwrap();
+    /// let err = reg.region_builder().parent(outer).create().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::InvalidRegion);
+    /// ```
     pub fn parent(mut self, parent: RegionHandle) -> Self {
         self.settings.parent = parent;
         self
@@ -146,6 +166,17 @@ impl<'r> RegionBuilder<'r> {
     /// Room for `objects` objects in the region's slot table, reserved at
     /// creation, so that the first `objects` allocations never grow it
     /// (default 0: the table grows on demand).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.region_builder().capacity(100).create().unwrap();
+    /// let tables = reg.memory_usage().table_bytes;
+    /// for i in 0..100u32 {
+    ///     reg.alloc_typed(r, i).unwrap();
+    /// }
+    /// assert_eq!(reg.memory_usage().table_bytes, tables, "no table grew");
+    /// ```
     pub fn capacity(mut self, objects: usize) -> Self {
         self.settings.capacity = objects;
         self
@@ -157,6 +188,16 @@ impl<'r> RegionBuilder<'r> {
     /// and the registry's arena block size (default: sized from the
     /// regions that died before). No effect when the registry's nursery is
     /// off ([`RegistryBuilder::nursery_bytes`](crate::RegistryBuilder::nursery_bytes)`(0)`).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.region_builder().first_block_size(4000).create().unwrap();
+    /// reg.alloc_typed(r, [0u8; 1000]).unwrap();
+    /// reg.alloc_typed(r, [0u8; 1000]).unwrap();
+    /// assert_eq!(reg.arena_count(r).unwrap(), 1); // both in the first block
+    /// assert_eq!(reg.stats(r).unwrap().occupancy.page_bytes, 4096);
+    /// ```
     pub fn first_block_size(mut self, bytes: usize) -> Self {
         self.settings.first_block_size = Some(bytes);
         self
@@ -165,6 +206,15 @@ impl<'r> RegionBuilder<'r> {
     /// A payload budget for the region's own objects, as
     /// [`create_region_with_budget`](Registry::create_region_with_budget)
     /// (default: none).
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let r = reg.region_builder().budget(16).create().unwrap();
+    /// assert_eq!(reg.region_budget(r).unwrap(), Some(16));
+    /// reg.alloc_typed(r, [0u8; 16]).unwrap();
+    /// assert_eq!(reg.alloc_typed(r, 0u8).unwrap_err().kind(), ErrorKind::BudgetExceeded);
+    /// ```
     pub fn budget(mut self, bytes: u64) -> Self {
         self.settings.budget = Some(bytes);
         self
@@ -173,6 +223,17 @@ impl<'r> RegionBuilder<'r> {
     /// Creates the region (refcount 1: the caller's reference). All or
     /// nothing: errors as `create_region` (and `OutOfMemory` if the
     /// capacity cannot be reserved), with no region created.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let r = reg.region_builder().create().unwrap();
+    /// assert_eq!(reg.region_refcount(r).unwrap(), 1);
+    /// // More slots than there are slot ids: refused, and no region is created.
+    /// let err = reg.region_builder().capacity(usize::MAX).create().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::IdSpaceExhausted);
+    /// assert_eq!(reg.live_region_count(), 2);
+    /// ```
     pub fn create(self) -> Result<RegionHandle> {
         self.settings.create_in(self.registry)
     }
@@ -214,6 +275,9 @@ impl RegionSettings {
             if let Err(error) = registry.make_room(region.id(), self.capacity) {
                 let undone = registry.release_region(region);
                 debug_assert_eq!(undone, Ok(true), "an empty region dies without memory");
+                // It never existed as far as the statistics go.
+                registry.accounts.regions_created -= 1;
+                registry.accounts.region_deaths -= 1;
                 return Err(error);
             }
         }
@@ -244,6 +308,14 @@ impl Registry {
 
     /// A builder for a region with non-default settings (see
     /// [`RegionBuilder`]); its parent is the root unless set.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.region_builder().budget(1024).create().unwrap();
+    /// assert_eq!(reg.parent_of(r).unwrap(), Some(reg.root()));
+    /// assert_eq!(reg.region_budget(r).unwrap(), Some(1024));
+    /// ```
     pub fn region_builder(&mut self) -> RegionBuilder<'_> {
         RegionBuilder {
             registry: self,

@@ -38,12 +38,34 @@ pub struct Occupancy {
 impl Occupancy {
     /// Bytes of the pages that hold no payload: free chunks, never-used
     /// space, the rounding of sizes to chunks, and alignment padding.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.alloc_typed(r, [0u8; 100]).unwrap();
+    /// let occupancy = reg.stats(r).unwrap().occupancy;
+    /// assert_eq!(occupancy.page_payload_bytes, 100);
+    /// assert_eq!(occupancy.free_page_bytes(), occupancy.page_bytes - 100);
+    /// ```
     pub fn free_page_bytes(&self) -> u64 {
         self.page_bytes - self.page_payload_bytes
     }
 
     /// The share of page bytes that holds no payload, from 0.0 (every page
     /// byte is payload) to 1.0; 0.0 when no page is held.
+    ///
+    /// ```
+    /// use regions::{Occupancy, Registry};
+    /// assert_eq!(Occupancy::default().fragmentation(), 0.0); // no page
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.alloc_typed(r, [0u8; 100]).unwrap();
+    /// let occupancy = reg.stats(r).unwrap().occupancy;
+    /// let free = occupancy.free_page_bytes() as f64 / occupancy.page_bytes as f64;
+    /// assert_eq!(occupancy.fragmentation(), free);
+    /// assert!(free > 0.0 && free < 1.0);
+    /// ```
     pub fn fragmentation(&self) -> f64 {
         if self.page_bytes == 0 {
             return 0.0;

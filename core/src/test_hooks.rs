@@ -12,6 +12,15 @@ use crate::registry::Registry;
 impl Registry {
     /// Sets the strong and weak counts of the object `handle` resolves to,
     /// as if that many `retain`s and `downgrade`s had happened.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// reg.set_counts_for_testing(h, u32::MAX, 3).unwrap();
+    /// assert_eq!((reg.strong_count(h).unwrap(), reg.weak_count(h).unwrap()), (u32::MAX, 3));
+    /// assert_eq!(reg.retain(h).unwrap_err().kind(), ErrorKind::RefcountOverflow);
+    /// ```
     pub fn set_counts_for_testing(
         &mut self,
         handle: ObjectHandle,
@@ -34,6 +43,16 @@ impl Registry {
 
     /// Sets the reference count of `region` (not the root; at least 1), as
     /// if that many `retain_region`s had happened.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.set_region_refcount_for_testing(r, u32::MAX).unwrap();
+    /// assert_eq!(reg.retain_region(r).unwrap_err().kind(), ErrorKind::RefcountOverflow);
+    /// let err = reg.set_region_refcount_for_testing(reg.root(), 2).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::RootRegion);
+    /// ```
     pub fn set_region_refcount_for_testing(
         &mut self,
         region: RegionHandle,

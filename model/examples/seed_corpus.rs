@@ -100,6 +100,14 @@ fn features(report: &Report) -> BTreeSet<String> {
         ),
         ("panicking destructor", report.panicking_destructor_ops > 0),
         ("injected OutOfMemory", report.injected_failures > 0),
+        (
+            "stored reference released by its container's death",
+            report.reach.stored_references_released_by_death > 0,
+        ),
+        ("stored reference unstored", report.reach.unstores > 0),
+        ("iteration listed objects", report.nonempty_iterations > 0),
+        ("iter_mut changed values", report.mutating_iterations > 0),
+        ("alloc_with init panicked", report.panicked_fills > 0),
     ];
     features.extend(
         goals

@@ -67,6 +67,7 @@
 //! assert!(report.reach.peak_live_objects > 0);
 //! ```
 
+mod api_ops;
 mod compare;
 mod destructors;
 mod divergence;
@@ -89,12 +90,15 @@ use regions::{
 };
 
 use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
-use crate::op::{compact_byte_limit, decode_ops, op_strategy_within, Op, Oversized, SliceKind};
+use crate::op::{
+    compact_byte_limit, decode_ops, op_strategy_within, Convenient, Iteration, Op, Oversized,
+    SliceKind,
+};
 
 use compare::Comparison;
 use destructors::DestructorLogs;
 use handles::Handles;
-use outcome::{ObjectQueries, Outcome, RegionQueries};
+use outcome::{IdentityQueries, ObjectQueries, Outcome, RegionQueries};
 use reference::{
     align_of_log2, bulk_bytes, oversized_len, pattern, ModelOp, Prediction, SCOPED_ALIGN,
     SCOPED_FILL, SCOPED_TAG,
@@ -441,6 +445,45 @@ impl Driver {
                 reg.create_region_with_budget(parent, u64::from(budget))
                     .map_err(err),
             ),
+            Op::BuildRegion {
+                parent,
+                capacity,
+                first_block_log2,
+                budget,
+            } => {
+                let first_block = 1usize
+                    .checked_shl(u32::from(first_block_log2))
+                    .unwrap_or(usize::MAX);
+                let builder = reg
+                    .region_builder()
+                    .parent(parent)
+                    .capacity(usize::from(capacity))
+                    .first_block_size(first_block);
+                let builder = match budget {
+                    Some(budget) => builder.budget(u64::from(budget)),
+                    None => builder,
+                };
+                Outcome::Region(builder.create().map_err(err))
+            }
+            Op::Unstore { container, object } => {
+                Outcome::Done(reg.unstore(container, object).map_err(err))
+            }
+            Op::Identify { object, other } => Outcome::Identity(IdentityQueries {
+                current: reg.current(object).map_err(err),
+                alive: reg.is_alive(object),
+                same: reg.same_object(object, other),
+            }),
+            Op::AllocConvenient { region, how } => {
+                let token = token.expect("the model issues a token for every op");
+                let drops = &self.logs.drops;
+                let allocated = api_ops::alloc_convenient(reg, region, how, token, drops, err);
+                let default_of_tracked =
+                    matches!(how, Convenient::DefaultOf(kind) if kind.info().tracked);
+                extras.dropped_unallocated =
+                    (default_of_tracked && allocated.rejection().is_some()).then_some(token);
+                allocated
+            }
+            Op::Iterate { region, what } => api_ops::iterate(reg, region, what, err),
             Op::SaturateCounts { object } => Outcome::Done(
                 reg.set_counts_for_testing(object, u32::MAX - 1, u32::MAX - 1)
                     .map_err(err),
@@ -599,6 +642,10 @@ impl Driver {
                     .map_err(&mut err),
                 object_count: reg.object_count(region).map_err(&mut err),
                 objects: reg.objects(region).map(Iterator::collect).map_err(&mut err),
+                stored: reg
+                    .stored_in(region)
+                    .map(Iterator::collect)
+                    .map_err(&mut err),
             }),
             Op::Compact { region, max_bytes } => {
                 let limit = compact_byte_limit(max_bytes);
@@ -726,12 +773,17 @@ impl Driver {
         let mut objects = Vec::new();
         match (op, &prediction.outcome, found) {
             (
-                Op::CreateRegion { .. } | Op::CreateRegionWithBudget { .. },
+                Op::CreateRegion { .. }
+                | Op::CreateRegionWithBudget { .. }
+                | Op::BuildRegion { .. },
                 Outcome::Region(Ok(r)),
                 Outcome::Region(Ok(h)),
             ) => regions.push((*h, *r)),
             (
-                Op::Alloc { .. } | Op::AllocTyped { .. } | Op::AllocSlice { .. },
+                Op::Alloc { .. }
+                | Op::AllocTyped { .. }
+                | Op::AllocSlice { .. }
+                | Op::AllocConvenient { .. },
                 Outcome::Object(Ok(o)),
                 Outcome::Object(Ok(h)),
             ) => objects.push((*h, *o)),
@@ -854,7 +906,22 @@ impl Driver {
                     .as_ref()
                     .map(|o| o.iter().map(home).collect())
                     .map_err(|e| *e),
+                stored: q
+                    .stored
+                    .as_ref()
+                    .map(|o| sorted(o.iter().map(home)))
+                    .map_err(|e| *e),
             }),
+            Outcome::Identity(q) => Outcome::Identity(IdentityQueries {
+                current: q.current.as_ref().map(home).map_err(|e| *e),
+                alive: q.alive,
+                same: q.same,
+            }),
+            Outcome::Listed(r) => Outcome::Listed(
+                r.as_ref()
+                    .map(|list| sorted(list.iter().map(|(o, bytes)| (home(o), bytes.clone()))))
+                    .map_err(|e| *e),
+            ),
         }
     }
 
@@ -906,6 +973,13 @@ fn outcome_after_panic(
         Op::WithRegion { .. } => scope.map(|handles| Outcome::Scoped(Ok(handles))),
         _ => None,
     }
+}
+
+/// The items, sorted.
+pub(crate) fn sorted<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut items: Vec<T> = items.collect();
+    items.sort();
+    items
 }
 
 /// `get_mut` followed by a copy of `data` to `offset`, clipped at the end
@@ -1060,6 +1134,17 @@ impl Report {
                 Op::GetSlice { .. },
                 Outcome::Bytes(Err(Rejection::Kind(ModelError::TypeMismatch))),
             ) => self.slice_type_mismatches += 1,
+            (Op::Iterate { what, .. }, Outcome::Listed(Ok(listed))) if !listed.is_empty() => {
+                self.nonempty_iterations += 1;
+                self.mutating_iterations += u64::from(matches!(what, Iteration::OfTypeMut { .. }));
+            }
+            (
+                Op::AllocConvenient {
+                    how: Convenient::FilledInPlace { panics: true, .. },
+                    ..
+                },
+                Outcome::Done(Ok(())),
+            ) => self.panicked_fills += 1,
             _ => {}
         }
     }

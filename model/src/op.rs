@@ -182,6 +182,88 @@ pub enum Oversized {
     },
 }
 
+/// How an [`Op::AllocConvenient`] makes its object: one of the
+/// convenience allocations, each a core allocation with its value or bytes
+/// made differently.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Convenient {
+    /// `alloc_default::<kind>(region)`: the kind's default value (all-zero
+    /// words; a tracked kind gets the token the model issues).
+    DefaultOf(TypedKind),
+    /// `alloc_zeroed(region, Layout(size, 2^align_log2), TypeTag(tag))`.
+    Zeroed {
+        /// `layout.size()`.
+        #[arbitrary(with = arbitrary_size)]
+        size: u16,
+        /// `layout.align()` is `2^align_log2`.
+        #[arbitrary(with = arbitrary_align_log2)]
+        align_log2: u8,
+        /// The raw tag.
+        #[arbitrary(with = arbitrary_tag)]
+        tag: u64,
+    },
+    /// `alloc_bytes(region, TypeTag(tag), align, bytes)` with `size`
+    /// pattern bytes seeded by `fill`; `align` is mostly a power of two,
+    /// sometimes not (then `UnsupportedAlignment`).
+    FromBytes {
+        /// `bytes.len()`.
+        #[arbitrary(with = arbitrary_size)]
+        size: u16,
+        /// The alignment, as passed.
+        #[arbitrary(with = arbitrary_raw_align)]
+        align: u16,
+        /// The raw tag.
+        #[arbitrary(with = arbitrary_tag)]
+        tag: u64,
+        /// Seed of the contents.
+        fill: u8,
+    },
+    /// `alloc_with(region, Layout(size, 2^align_log2), TypeTag(tag), init)`
+    /// whose `init` writes the pattern seeded by `fill` over the zeroed
+    /// bytes, or, if `panics`, panics instead: then no object may exist.
+    FilledInPlace {
+        /// `layout.size()`.
+        #[arbitrary(with = arbitrary_size)]
+        size: u16,
+        /// `layout.align()` is `2^align_log2`.
+        #[arbitrary(with = arbitrary_align_log2)]
+        align_log2: u8,
+        /// The raw tag.
+        #[arbitrary(with = arbitrary_tag)]
+        tag: u64,
+        /// Seed of the contents.
+        fill: u8,
+        /// `init` panics.
+        panics: bool,
+    },
+}
+
+/// What an [`Op::Iterate`] iterates; the driver compares the set of
+/// objects (and their contents) with the model's.
+#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Iteration {
+    /// `iter::<kind>(region)`.
+    OfType(TypedKind),
+    /// `iter_mut::<kind>(region)`, setting each value's payload from
+    /// `payload` (its drop-tracking token stays).
+    OfTypeMut {
+        /// The type.
+        kind: TypedKind,
+        /// Seed of the new payloads.
+        payload: u64,
+    },
+    /// `iter_raw(region, TypeTag(tag))`.
+    RawTagged {
+        /// The raw tag (reserved ones are refused).
+        #[arbitrary(with = arbitrary_tag)]
+        tag: u64,
+    },
+    /// `subtree_objects(region)`.
+    Subtree,
+    /// `all_objects()` (the region operand is not used).
+    Everything,
+}
+
 /// The element types of typed slices (`AllocSlice`, `GetSlice`).
 ///
 /// Its `Debug` prints the path (`SliceKind::Words`): the variant names are
@@ -491,6 +573,52 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         #[arbitrary(with = arbitrary_region_budget)]
         budget: u16,
     },
+    /// `unstore(container, object)`: gives back one reference `container`
+    /// stored.
+    Unstore {
+        /// The region that stored the reference.
+        container: R,
+        /// The object.
+        object: O,
+    },
+    /// The identity queries `current(object)`, `is_alive(object)` and
+    /// `same_object(object, other)`.
+    Identify {
+        /// The object.
+        object: O,
+        /// The object it is compared with.
+        other: O,
+    },
+    /// One of the convenience allocations (see [`Convenient`]).
+    AllocConvenient {
+        /// Where.
+        region: R,
+        /// Which one.
+        how: Convenient,
+    },
+    /// One of the iterations (see [`Iteration`]).
+    Iterate {
+        /// The region iterated.
+        region: R,
+        /// What is iterated.
+        what: Iteration,
+    },
+    /// `region_builder().parent(parent).capacity(capacity)
+    /// .first_block_size(1 << first_block_log2)` and, if given,
+    /// `.budget(budget)`, then `.create()`.
+    BuildRegion {
+        /// The parent.
+        parent: R,
+        /// Objects the region's table has room for at creation.
+        #[arbitrary(with = arbitrary_capacity)]
+        capacity: u16,
+        /// log2 of the first block's size (clamped by the core).
+        #[arbitrary(with = arbitrary_first_block_log2)]
+        first_block_log2: u8,
+        /// The region's budget, if any.
+        #[arbitrary(with = arbitrary_budget)]
+        budget: Option<u16>,
+    },
 }
 
 impl<R, O, W> Op<R, O, W> {
@@ -510,6 +638,36 @@ impl<R, O, W> Op<R, O, W> {
             },
             CreateRegionWithBudget { parent, budget } => CreateRegionWithBudget {
                 parent: region(parent),
+                budget: *budget,
+            },
+            Unstore {
+                container,
+                object: o,
+            } => Unstore {
+                container: region(container),
+                object: object(o),
+            },
+            Identify { object: o, other } => Identify {
+                object: object(o),
+                other: object(other),
+            },
+            AllocConvenient { region: r, how } => AllocConvenient {
+                region: region(r),
+                how: *how,
+            },
+            Iterate { region: r, what } => Iterate {
+                region: region(r),
+                what: *what,
+            },
+            BuildRegion {
+                parent,
+                capacity,
+                first_block_log2,
+                budget,
+            } => BuildRegion {
+                parent: region(parent),
+                capacity: *capacity,
+                first_block_log2: *first_block_log2,
                 budget: *budget,
             },
             SetBudget { budget } => SetBudget { budget: *budget },
@@ -690,6 +848,11 @@ impl<R, O, W> Op<R, O, W> {
             SaturateRegionRefcount { .. } => "SaturateRegionRefcount",
             AllocOversized { .. } => "AllocOversized",
             CreateRegionWithBudget { .. } => "CreateRegionWithBudget",
+            Unstore { .. } => "Unstore",
+            Identify { .. } => "Identify",
+            AllocConvenient { .. } => "AllocConvenient",
+            Iterate { .. } => "Iterate",
+            BuildRegion { .. } => "BuildRegion",
         }
     }
 }
@@ -706,7 +869,7 @@ pub enum Operand<R, O, W> {
 }
 
 /// Number of op variants (the length of [`Op::kind_name`]'s range).
-pub const OP_KINDS: usize = 34;
+pub const OP_KINDS: usize = 39;
 
 /// How many handles of each kind the driver has seen: the valid index range
 /// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
@@ -765,13 +928,17 @@ pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
 /// variants (their names are unique across the enums on purpose), and
 /// `SliceKind`, whose variants print with their path.
 pub mod prelude {
+    pub use super::Convenient::*;
+    pub use super::Iteration::*;
     pub use super::ObjectRef::*;
     pub use super::Op::*;
     pub use super::Oversized::*;
     pub use super::RegionRef::*;
     pub use super::TypedKind::*;
     pub use super::WeakRef::*;
-    pub use super::{ObjectRef, Op, Oversized, RegionRef, SliceKind, TypedKind, WeakRef};
+    pub use super::{
+        Convenient, Iteration, ObjectRef, Op, Oversized, RegionRef, SliceKind, TypedKind, WeakRef,
+    };
 }
 
 // ---------------------------------------------------------------------------
@@ -894,6 +1061,36 @@ fn arbitrary_budget(u: &mut Unstructured<'_>) -> arbitrary::Result<Option<u16>> 
     arbitrary_region_budget(u).map(Some)
 }
 
+/// Alignments `FromBytes` passes as a number: mostly the powers of two of
+/// [`ALIGN_CLASSES`], sometimes any small number (0 and non-powers of two
+/// are refused).
+fn arbitrary_raw_align(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
+    if u.ratio(1, RAW_ALIGN_ODD_ODDS)? {
+        return u.int_in_range(0..=64);
+    }
+    Ok(1 << arbitrary_align_log2(u)?.min(15))
+}
+
+/// One `FromBytes` alignment in this many is any small number.
+const RAW_ALIGN_ODD_ODDS: u32 = 8;
+/// `BuildRegion` capacities: none, a few, many (the table's growth is
+/// skipped), or far too many to reserve (`OutOfMemory`, predicted never:
+/// the range stops below that).
+const CAPACITY_CLASSES: [(u32, u16, u16); 3] = [(2, 0, 0), (3, 1, 64), (1, 65, 4096)];
+/// `BuildRegion` first-block sizes (log2): below the smallest block, the
+/// usual range, and above the largest (both clamped by the core).
+const FIRST_BLOCK_LOG2_CLASSES: [(u32, u8, u8); 3] = [(1, 0, 6), (4, 7, 16), (1, 17, 40)];
+
+fn arbitrary_capacity(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
+    let (low, high) = pick_class(u, &CAPACITY_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
+fn arbitrary_first_block_log2(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    let (low, high) = pick_class(u, &FIRST_BLOCK_LOG2_CLASSES)?;
+    u.int_in_range(low..=high)
+}
+
 fn arbitrary_tag(u: &mut Unstructured<'_>) -> arbitrary::Result<u64> {
     let tag = *u.choose(&RAW_TAGS)?;
     let reserved = u.ratio(1, RESERVED_TAG_ODDS)?;
@@ -985,6 +1182,41 @@ fn oversized_strategy() -> BoxedStrategy<Oversized> {
     prop_oneof![
         slice_kind_strategy().prop_map(Oversized::Slice),
         (0..=2u8).prop_map(|count| Oversized::Bulk { count }),
+    ]
+    .boxed()
+}
+
+fn raw_align_strategy() -> BoxedStrategy<u16> {
+    prop_oneof![
+        RAW_ALIGN_ODD_ODDS - 1 => align_log2_strategy().prop_map(|log2| 1 << log2.min(15)),
+        1 => 0..=64u16,
+    ]
+    .boxed()
+}
+
+fn convenient_strategy() -> BoxedStrategy<Convenient> {
+    prop_oneof![
+        2 => kind_strategy().prop_map(Convenient::DefaultOf),
+        2 => (size_strategy(), align_log2_strategy(), tag_strategy())
+            .prop_map(|(size, align_log2, tag)| Convenient::Zeroed { size, align_log2, tag }),
+        2 => (size_strategy(), raw_align_strategy(), tag_strategy(), any::<u8>())
+            .prop_map(|(size, align, tag, fill)| Convenient::FromBytes { size, align, tag, fill }),
+        2 => (size_strategy(), align_log2_strategy(), tag_strategy(), any::<u8>(), proptest::bool::weighted(0.2))
+            .prop_map(|(size, align_log2, tag, fill, panics)| Convenient::FilledInPlace {
+                size, align_log2, tag, fill, panics,
+            }),
+    ]
+    .boxed()
+}
+
+fn iteration_strategy() -> BoxedStrategy<Iteration> {
+    prop_oneof![
+        3 => kind_strategy().prop_map(Iteration::OfType),
+        2 => (kind_strategy(), any::<u64>())
+            .prop_map(|(kind, payload)| Iteration::OfTypeMut { kind, payload }),
+        2 => tag_strategy().prop_map(|tag| Iteration::RawTagged { tag }),
+        2 => Just(Iteration::Subtree),
+        1 => Just(Iteration::Everything),
     ]
     .boxed()
 }
@@ -1133,6 +1365,14 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
         1 => (region(), oversized_strategy()).prop_map(|(region, what)| Op::AllocOversized { region, what }),
         2 => (region(), region_budget_strategy())
             .prop_map(|(parent, budget)| Op::CreateRegionWithBudget { parent, budget }),
+        3 => (region(), object()).prop_map(|(container, object)| Op::Unstore { container, object }),
+        2 => (object(), object()).prop_map(|(object, other)| Op::Identify { object, other }),
+        4 => (region(), convenient_strategy()).prop_map(|(region, how)| Op::AllocConvenient { region, how }),
+        3 => (region(), iteration_strategy()).prop_map(|(region, what)| Op::Iterate { region, what }),
+        2 => (region(), class_strategy(&CAPACITY_CLASSES), class_strategy(&FIRST_BLOCK_LOG2_CLASSES), budget_strategy())
+            .prop_map(|(parent, capacity, first_block_log2, budget)| Op::BuildRegion {
+                parent, capacity, first_block_log2, budget,
+            }),
     ]
     .boxed()
 }

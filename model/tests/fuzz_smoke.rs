@@ -115,6 +115,20 @@ fn committed_corpus_reaches_the_failure_paths() {
             "a panicking destructor",
             report.panicking_destructor_ops > 0,
         ),
+        (
+            "a stored reference given back by its container's death",
+            report.reach.stored_references_released_by_death > 0,
+        ),
+        ("an unstore", report.reach.unstores > 0),
+        ("NotStored", rejected("NotStored")),
+        (
+            "an iteration that listed objects",
+            report.nonempty_iterations > 0,
+        ),
+        (
+            "an alloc_with whose init panicked",
+            report.panicked_fills > 0,
+        ),
     ];
     let missed: Vec<&str> = goals
         .iter()

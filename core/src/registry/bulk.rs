@@ -10,6 +10,7 @@ use core::alloc::Layout;
 
 use super::objects::{check_layout, is_inline};
 use super::{Registry, Reserved};
+use crate::accounting::Peaks;
 use crate::error::{Error, Result};
 use crate::fallible;
 use crate::handle::{ObjectHandle, RegionHandle, TypeTag};
@@ -59,12 +60,14 @@ impl Registry {
         len: usize,
         mut f: impl FnMut(usize) -> T,
     ) -> Result<ObjectHandle> {
+        let peaks_before = self.accounts.peaks();
         let (handle, data) = self.insert_slice::<T>(region, len)?;
         let mut filling = Filling {
             registry: self,
             handle,
             data,
             written: 0,
+            peaks_before,
         };
         while filling.written < len {
             let value = f(filling.written);
@@ -104,7 +107,7 @@ impl Registry {
 
     /// Removes a live object without running its destructor (its bytes
     /// were never a complete value).
-    pub(crate) fn discard(&mut self, home: ObjectHandle) {
+    pub(crate) fn discard(&mut self, home: ObjectHandle, peaks_before: Peaks) {
         let Registry {
             regions,
             blocks,
@@ -114,7 +117,7 @@ impl Registry {
         let region = &mut regions[home.region().id() as usize].region;
         let record = region.slots.record_mut(home.slot());
         let (size, heap) = (record.size(), record.heap());
-        accounts.discarded(size as u64);
+        accounts.discarded(size as u64, peaks_before);
         let align = region.slots.aux(home.slot()).align();
         region.slots.vacate(home.slot());
         if let Some(heap) = heap {
@@ -266,6 +269,8 @@ struct Filling<'a, T> {
     handle: ObjectHandle,
     data: *mut T,
     written: usize,
+    /// The peaks before the slice was allocated.
+    peaks_before: Peaks,
 }
 
 impl<T> Drop for Filling<'_, T> {
@@ -274,6 +279,6 @@ impl<T> Drop for Filling<'_, T> {
         unsafe {
             core::ptr::drop_in_place(core::ptr::slice_from_raw_parts_mut(self.data, self.written))
         };
-        self.registry.discard(self.handle);
+        self.registry.discard(self.handle, self.peaks_before);
     }
 }

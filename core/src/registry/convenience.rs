@@ -9,6 +9,7 @@
 use core::alloc::Layout;
 
 use super::Registry;
+use crate::accounting::Peaks;
 use crate::error::{Error, Result};
 use crate::handle::{ObjectHandle, RegionHandle, TypeTag};
 use crate::MAX_OBJECT_SIZE;
@@ -78,10 +79,12 @@ impl Registry {
         tag: TypeTag,
         init: impl FnOnce(&mut [u8]),
     ) -> Result<ObjectHandle> {
+        let peaks_before = self.accounts.peaks();
         let (handle, data) = self.insert_zeroed(region, layout, tag)?;
         let filling = Unfinished {
             registry: self,
             handle,
+            peaks_before,
         };
         // SAFETY: `data` is the new object's storage, `layout.size()`
         // initialized (zeroed) bytes that nothing else refers to while
@@ -161,10 +164,12 @@ impl Registry {
 struct Unfinished<'a> {
     registry: &'a mut Registry,
     handle: ObjectHandle,
+    /// The peaks before the object was allocated.
+    peaks_before: Peaks,
 }
 
 impl Drop for Unfinished<'_> {
     fn drop(&mut self) {
-        self.registry.discard(self.handle);
+        self.registry.discard(self.handle, self.peaks_before);
     }
 }

@@ -192,6 +192,14 @@ impl Registry {
     }
 
     /// A builder for a registry with non-default settings.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let reg = Registry::builder().block_cache_bytes(1 << 16).build();
+    /// assert_eq!(reg.memory_usage().block_cache_limit, 1 << 16);
+    /// // Without settings it builds what `Registry::new` does.
+    /// assert_eq!(Registry::builder().build().memory_usage(), Registry::new().memory_usage());
+    /// ```
     pub fn builder() -> crate::RegistryBuilder {
         crate::RegistryBuilder::default()
     }
@@ -225,6 +233,15 @@ impl Registry {
     }
 
     /// The permanent root region.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, RegionHandle, Registry};
+    /// let mut reg = Registry::new();
+    /// let root = reg.root();
+    /// assert_eq!(root, RegionHandle::ROOT);
+    /// assert_eq!(reg.parent_of(root).unwrap(), None);
+    /// assert_eq!(reg.release_region(root).unwrap_err().kind(), ErrorKind::RootRegion);
+    /// ```
     pub fn root(&self) -> RegionHandle {
         RegionHandle::ROOT
     }
@@ -285,6 +302,18 @@ impl Registry {
     }
 
     /// Whether `region` names a live region.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// assert!(reg.is_region_alive(r));
+    /// reg.release_region(r).unwrap();
+    /// assert!(!reg.is_region_alive(r));
+    /// let again = reg.create_region(reg.root()).unwrap(); // takes the id of `r`
+    /// assert_eq!(again.id(), r.id());
+    /// assert!(reg.is_region_alive(again) && !reg.is_region_alive(r));
+    /// ```
     #[inline(always)]
     pub fn is_region_alive(&self, region: RegionHandle) -> bool {
         self.regions
@@ -369,6 +398,17 @@ impl Registry {
     }
 
     /// The budget of `region`, if it was created with one.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let capped = reg.create_region_with_budget(reg.root(), 256).unwrap();
+    /// let open = reg.create_region(reg.root()).unwrap();
+    /// assert_eq!(reg.region_budget(capped).unwrap(), Some(256));
+    /// assert_eq!(reg.region_budget(open).unwrap(), None);
+    /// reg.release_region(capped).unwrap();
+    /// assert_eq!(reg.region_budget(capped).unwrap_err().kind(), ErrorKind::InvalidRegion);
+    /// ```
     pub fn region_budget(&self, region: RegionHandle) -> Result<Option<u64>> {
         self.region(region)?;
         Ok(self.accounts.region_budget(region.id()))
@@ -392,6 +432,16 @@ impl Registry {
     }
 
     /// The registry-wide payload budget, if any.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// assert_eq!(reg.budget(), None);
+    /// reg.set_budget(Some(1024));
+    /// assert_eq!(reg.budget(), Some(1024));
+    /// reg.set_budget(None);
+    /// assert_eq!(reg.budget(), None);
+    /// ```
     pub fn budget(&self) -> Option<u64> {
         (self.accounts.budget != crate::accounting::UNLIMITED).then_some(self.accounts.budget)
     }
@@ -416,6 +466,17 @@ impl Registry {
     }
 
     /// Adds a reference to `region`. The root cannot be retained.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.retain_region(r).unwrap();
+    /// assert_eq!(reg.region_refcount(r).unwrap(), 2);
+    /// assert!(!reg.release_region(r).unwrap()); // still referenced
+    /// assert!(reg.release_region(r).unwrap()); // the last reference: it dies
+    /// assert_eq!(reg.retain_region(reg.root()).unwrap_err().kind(), ErrorKind::RootRegion);
+    /// ```
     pub fn retain_region(&mut self, region: RegionHandle) -> Result<()> {
         self.non_root(region)?;
         let live = self.live_mut(region.id());
@@ -461,17 +522,49 @@ impl Registry {
     }
 
     /// The number of references to `region` (0 for the root).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// assert_eq!(reg.region_refcount(r).unwrap(), 1);
+    /// reg.retain_region(r).unwrap();
+    /// assert_eq!(reg.region_refcount(r).unwrap(), 2);
+    /// assert_eq!(reg.region_refcount(reg.root()).unwrap(), 0);
+    /// ```
     pub fn region_refcount(&self, region: RegionHandle) -> Result<u32> {
         Ok(self.region(region)?.refcount)
     }
 
     /// The parent of `region`, or `None` for the root.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let outer = reg.create_region(reg.root()).unwrap();
+    /// let inner = reg.create_region(outer).unwrap();
+    /// assert_eq!(reg.parent_of(inner).unwrap(), Some(outer));
+    /// assert_eq!(reg.parent_of(reg.root()).unwrap(), None);
+    /// reg.release_region(outer).unwrap(); // `inner` is reparented
+    /// assert_eq!(reg.parent_of(inner).unwrap(), Some(reg.root()));
+    /// ```
     pub fn parent_of(&self, region: RegionHandle) -> Result<Option<RegionHandle>> {
         let parent = self.region(region)?.parent;
         Ok((parent != NO_PARENT).then(|| self.live_handle(parent)))
     }
 
     /// The live children of `region`, in no particular order.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let a = reg.create_region(reg.root()).unwrap();
+    /// let b = reg.create_region(reg.root()).unwrap();
+    /// let mut children: Vec<_> = reg.children(reg.root()).unwrap().collect();
+    /// children.sort();
+    /// assert_eq!(children, [a, b]);
+    /// assert_eq!(reg.children(a).unwrap().count(), 0);
+    /// ```
     pub fn children(
         &self,
         region: RegionHandle,
@@ -515,6 +608,16 @@ impl Registry {
     }
 
     /// Every live region, the root first.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let a = reg.create_region(reg.root()).unwrap();
+    /// let b = reg.create_region(a).unwrap();
+    /// reg.release_region(a).unwrap();
+    /// let live: Vec<_> = reg.live_regions().collect();
+    /// assert_eq!(live, [reg.root(), b]);
+    /// ```
     pub fn live_regions(&self) -> impl Iterator<Item = RegionHandle> + '_ {
         self.regions
             .iter()
@@ -524,16 +627,49 @@ impl Registry {
     }
 
     /// Number of live regions, the root included.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// assert_eq!(reg.live_region_count(), 1); // the root
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// assert_eq!(reg.live_region_count(), 2);
+    /// reg.release_region(r).unwrap();
+    /// assert_eq!(reg.live_region_count(), 1);
+    /// ```
     pub fn live_region_count(&self) -> usize {
         self.live_regions
     }
 
     /// Number of live objects in `region` (objects whose current home it is).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let moved = reg.alloc_typed(r, 1u32).unwrap();
+    /// reg.alloc_typed(r, 2u32).unwrap();
+    /// assert_eq!(reg.object_count(r).unwrap(), 2);
+    /// reg.promote(moved, reg.root()).unwrap(); // its home is the root now
+    /// assert_eq!(reg.object_count(r).unwrap(), 1);
+    /// assert_eq!(reg.object_count(reg.root()).unwrap(), 1);
+    /// ```
     pub fn object_count(&self, region: RegionHandle) -> Result<usize> {
         Ok(self.region(region)?.slots.live_len())
     }
 
     /// The current home handles of the live objects in `region`, in slot order.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let a = reg.alloc_typed(r, 1u32).unwrap();
+    /// let b = reg.alloc_typed(r, 2u32).unwrap();
+    /// let c = reg.alloc_typed(r, 3u32).unwrap();
+    /// reg.free(b).unwrap();
+    /// assert_eq!(reg.objects(r).unwrap().collect::<Vec<_>>(), [a, c]);
+    /// ```
     pub fn objects(&self, region: RegionHandle) -> Result<impl Iterator<Item = ObjectHandle> + '_> {
         let live = self.region(region)?;
         Ok(live
@@ -543,6 +679,16 @@ impl Registry {
     }
 
     /// Number of arena blocks (pages) `region` holds.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.alloc_typed(r, 1u8).unwrap(); // stored in its slot record
+    /// assert_eq!(reg.arena_count(r).unwrap(), 0);
+    /// reg.alloc_typed(r, [0u8; 64]).unwrap(); // on the heap: the nursery block
+    /// assert_eq!(reg.arena_count(r).unwrap(), 1);
+    /// ```
     pub fn arena_count(&self, region: RegionHandle) -> Result<usize> {
         Ok(self.region(region)?.pool.page_count())
     }
@@ -550,6 +696,18 @@ impl Registry {
     /// Number of ghost tables: dead region incarnations whose forwarding
     /// records still lead to a live object. A table goes away as soon as
     /// every object it forwards to has been destroyed. O(forwarding records).
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let kept = reg.alloc_typed(r, 1u32).unwrap();
+    /// reg.retain(kept).unwrap();
+    /// reg.release_region(r).unwrap(); // `kept` moves to the root; `r`'s records lead to it
+    /// assert_eq!(reg.ghost_table_count(), 1);
+    /// reg.free(kept).unwrap();
+    /// assert_eq!(reg.ghost_table_count(), 0);
+    /// ```
     pub fn ghost_table_count(&self) -> usize {
         self.forwarding.ghost_table_count(self.slot_ghosts())
     }
@@ -604,6 +762,19 @@ impl Registry {
     /// Total forwarding records visited by resolutions through `&mut self`
     /// operations. Every old handle reaches its object through at most one
     /// record (see [`resolve`](Self::resolve)), so a resolution adds 0 or 1.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let old = reg.alloc_typed(r, 1u32).unwrap();
+    /// let new = reg.promote(old, reg.root()).unwrap();
+    /// let before = reg.forwarding_hops();
+    /// reg.resolve(new).unwrap(); // the current home: no record
+    /// assert_eq!(reg.forwarding_hops(), before);
+    /// reg.resolve(old).unwrap(); // one forwarding record
+    /// assert_eq!(reg.forwarding_hops(), before + 1);
+    /// ```
     pub fn forwarding_hops(&self) -> u64 {
         self.forwarding_hops
     }

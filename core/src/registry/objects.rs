@@ -282,6 +282,15 @@ impl Registry {
 
     /// The bytes of a raw object. Typed objects are read with
     /// [`get_typed`](Self::get_typed) (`TypeMismatch` here).
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry, TypeTag};
+    /// let mut reg = Registry::new();
+    /// let raw = reg.alloc_bytes(reg.root(), TypeTag(1), 1, b"abcd").unwrap();
+    /// assert_eq!(reg.get(raw).unwrap(), b"abcd");
+    /// let typed = reg.alloc_typed(reg.root(), 7u32).unwrap();
+    /// assert_eq!(reg.get(typed).unwrap_err().kind(), ErrorKind::TypeMismatch);
+    /// ```
     #[inline(always)]
     pub fn get(&self, handle: ObjectHandle) -> Result<&[u8]> {
         match self.home_record_if(handle, |tag| tag & TypeTag::TYPED_BIT == 0) {
@@ -300,6 +309,16 @@ impl Registry {
     }
 
     /// The bytes of a raw object, mutably.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry, TypeTag};
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_bytes(reg.root(), TypeTag(1), 1, b"abc").unwrap();
+    /// reg.get_mut(h).unwrap()[0] = b'X';
+    /// assert_eq!(reg.get(h).unwrap(), b"Xbc");
+    /// reg.free(h).unwrap();
+    /// assert_eq!(reg.get_mut(h).unwrap_err().kind(), ErrorKind::StaleHandle);
+    /// ```
     #[inline]
     pub fn get_mut(&mut self, handle: ObjectHandle) -> Result<&mut [u8]> {
         if self
@@ -328,6 +347,15 @@ impl Registry {
     }
 
     /// The value of a typed object of type `T`.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), vec![1, 2, 3]).unwrap();
+    /// assert_eq!(*reg.get_typed::<Vec<i32>>(h).unwrap(), [1, 2, 3]);
+    /// let err = reg.get_typed::<String>(h).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TypeMismatch);
+    /// ```
     #[inline(always)]
     pub fn get_typed<T: 'static>(&self, handle: ObjectHandle) -> Result<&T> {
         let record = match self.home_record_if(handle, |tag| self.destructors.is::<T>(tag)) {
@@ -351,6 +379,16 @@ impl Registry {
     }
 
     /// The value of a typed object of type `T`, mutably.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let counter = reg.alloc_typed(reg.root(), 0u64).unwrap();
+    /// *reg.get_typed_mut::<u64>(counter).unwrap() += 5;
+    /// assert_eq!(*reg.get_typed::<u64>(counter).unwrap(), 5);
+    /// let err = reg.get_typed_mut::<u32>(counter).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TypeMismatch);
+    /// ```
     #[inline(always)]
     pub fn get_typed_mut<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut T> {
         match self.home_record_if_mut(handle, |types, tag| types.is::<T>(tag)) {
@@ -392,6 +430,16 @@ impl Registry {
     }
 
     /// The elements of a typed slice object, mutably.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_slice_copy(reg.root(), &[1u32, 2, 3]).unwrap();
+    /// reg.get_slice_mut::<u32>(h).unwrap().reverse();
+    /// assert_eq!(reg.get_slice::<u32>(h).unwrap(), &[3, 2, 1]);
+    /// let err = reg.get_slice_mut::<u8>(h).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TypeMismatch);
+    /// ```
     pub fn get_slice_mut<T: 'static>(&mut self, handle: ObjectHandle) -> Result<&mut [T]> {
         let home = self.locate_mut(handle)?;
         self.typed_only::<[T]>(handle, self.record_at(home))?;
@@ -405,6 +453,15 @@ impl Registry {
     }
 
     /// The object's type tag (for typed objects, [`typed_tag`](crate::typed_tag) of its type).
+    ///
+    /// ```
+    /// use regions::{typed_tag, Registry, TypeTag};
+    /// let mut reg = Registry::new();
+    /// let raw = reg.alloc_bytes(reg.root(), TypeTag(9), 1, b"xy").unwrap();
+    /// assert_eq!(reg.type_tag(raw).unwrap(), TypeTag(9));
+    /// let typed = reg.alloc_typed(reg.root(), 1.5f64).unwrap();
+    /// assert_eq!(reg.type_tag(typed).unwrap(), typed_tag::<f64>());
+    /// ```
     pub fn type_tag(&self, handle: ObjectHandle) -> Result<TypeTag> {
         let record = self.record(handle)?;
         Ok(self.destructors.public_tag(record.tag))
@@ -417,6 +474,16 @@ impl Registry {
     }
 
     /// The object's layout.
+    ///
+    /// ```
+    /// use core::alloc::Layout;
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), [0u32; 5]).unwrap();
+    /// assert_eq!(reg.layout_of(h).unwrap(), Layout::new::<[u32; 5]>());
+    /// reg.free(h).unwrap();
+    /// assert_eq!(reg.layout_of(h).unwrap_err().kind(), ErrorKind::StaleHandle);
+    /// ```
     pub fn layout_of(&self, handle: ObjectHandle) -> Result<Layout> {
         let home = self.locate(handle)?;
         let size = self.record_at(home).size();
@@ -425,11 +492,31 @@ impl Registry {
     }
 
     /// The object's strong count.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// assert_eq!(reg.strong_count(h).unwrap(), 0);
+    /// reg.retain(h).unwrap();
+    /// reg.retain(h).unwrap();
+    /// assert_eq!(reg.strong_count(h).unwrap(), 2);
+    /// ```
     pub fn strong_count(&self, handle: ObjectHandle) -> Result<u32> {
         Ok(self.aux(handle)?.strong)
     }
 
     /// The object's weak count.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), 1u8).unwrap();
+    /// let weak = reg.downgrade(h).unwrap();
+    /// assert_eq!(reg.weak_count(h).unwrap(), 1);
+    /// reg.drop_weak(weak).unwrap();
+    /// assert_eq!(reg.weak_count(h).unwrap(), 0);
+    /// ```
     pub fn weak_count(&self, handle: ObjectHandle) -> Result<u32> {
         Ok(self.aux(handle)?.weak)
     }
@@ -534,17 +621,50 @@ impl Registry {
 
     /// Increments the strong count: the object survives its region's death
     /// (promoted to the parent) while the count is above 0.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let h = reg.alloc_typed(r, 5u32).unwrap();
+    /// reg.retain(h).unwrap();
+    /// assert_eq!(reg.strong_count(h).unwrap(), 1);
+    /// reg.release_region(r).unwrap();
+    /// assert_eq!(reg.region_of(h).unwrap(), reg.root()); // promoted, not destroyed
+    /// ```
     pub fn retain(&mut self, handle: ObjectHandle) -> Result<()> {
         self.adjust(handle, Count::Strong, true)
     }
 
     /// Decrements the strong count (`RefcountUnderflow` at 0). Reaching 0 does
     /// not destroy the object.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let h = reg.alloc_typed(reg.root(), 5u32).unwrap();
+    /// reg.retain(h).unwrap();
+    /// reg.release(h).unwrap();
+    /// assert_eq!(reg.strong_count(h).unwrap(), 0);
+    /// assert!(reg.is_alive(h)); // reaching 0 does not destroy it
+    /// assert_eq!(reg.release(h).unwrap_err().kind(), ErrorKind::RefcountUnderflow);
+    /// ```
     pub fn release(&mut self, handle: ObjectHandle) -> Result<()> {
         self.adjust(handle, Count::Strong, false)
     }
 
     /// A weak handle to the object; increments its weak count.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let h = reg.alloc_typed(r, 5u32).unwrap();
+    /// let weak = reg.downgrade(h).unwrap();
+    /// assert_eq!(reg.weak_count(h).unwrap(), 1);
+    /// reg.release_region(r).unwrap(); // a weak reference keeps nothing alive
+    /// assert_eq!(reg.upgrade(weak), None);
+    /// ```
     pub fn downgrade(&mut self, handle: ObjectHandle) -> Result<WeakHandle> {
         let home = self.locate_mut(handle)?;
         self.adjust(home, Count::Weak, true)?;

@@ -320,6 +320,18 @@ impl Registry {
     }
 
     /// The object's current home region.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let h = reg.alloc_typed(r, 1u8).unwrap();
+    /// assert_eq!(reg.region_of(h).unwrap(), r);
+    /// reg.retain(h).unwrap();
+    /// reg.release_region(r).unwrap(); // promoted to the root
+    /// assert_eq!(reg.region_of(h).unwrap(), reg.root());
+    /// assert_eq!(h.region(), r); // the handle still names where it was issued
+    /// ```
     pub fn region_of(&self, handle: ObjectHandle) -> Result<RegionHandle> {
         self.locate(handle).map(|home| home.region())
     }
@@ -327,6 +339,19 @@ impl Registry {
     /// Moves the object to `target` (any live region) and returns its new
     /// home handle; every older handle forwards to it. Contents, type and
     /// counts are kept. Promoting to the current home is a no-op.
+    ///
+    /// ```
+    /// use regions::{ErrorKind, Registry};
+    /// let mut reg = Registry::new();
+    /// let (a, b) = (reg.create_region(reg.root()).unwrap(), reg.create_region(reg.root()).unwrap());
+    /// let old = reg.alloc_typed(a, String::from("moved")).unwrap();
+    /// let new = reg.promote(old, b).unwrap();
+    /// assert_eq!(new.region(), b);
+    /// assert_eq!(reg.get_typed::<String>(old).unwrap(), "moved"); // `old` forwards to `new`
+    /// assert_eq!(reg.promote(old, b).unwrap(), new); // already there: a no-op
+    /// let small = reg.create_region_with_budget(reg.root(), 4).unwrap();
+    /// assert_eq!(reg.promote(new, small).unwrap_err().kind(), ErrorKind::BudgetExceeded);
+    /// ```
     pub fn promote(&mut self, handle: ObjectHandle, target: RegionHandle) -> Result<ObjectHandle> {
         let home = self.locate_mut(handle)?;
         self.region(target)?;

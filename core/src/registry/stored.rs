@@ -87,8 +87,14 @@ impl Registry {
             return Ok(false);
         }
         let id = container.id();
-        self.room_for_record(id)?;
-        self.adjust(home, Count::Strong, true)?;
+        let counted = self
+            .room_for_record(id)
+            .and_then(|()| self.adjust(home, Count::Strong, true));
+        if let Err(error) = counted {
+            // A failed operation changes nothing: no empty list stays.
+            self.forget_if_empty(id);
+            return Err(error);
+        }
         let list = self
             .stored
             .by_container
@@ -186,6 +192,13 @@ impl Registry {
         Ok(records
             .iter()
             .filter_map(|&stored| self.locate(stored).ok()))
+    }
+
+    /// Drops container `id`'s list if it has no record.
+    fn forget_if_empty(&mut self, id: u32) {
+        if self.stored.of(id).is_some_and(<[_]>::is_empty) {
+            self.forget_records(id);
+        }
     }
 
     /// Drops container `id`'s (empty or released) list, keeping its

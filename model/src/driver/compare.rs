@@ -17,6 +17,7 @@ use crate::op::{SliceKind, TypedKind};
 
 use super::divergence::Mismatch;
 use super::handles::Handles;
+use super::sorted;
 use super::typed::{encoding_of, slice_encoding, with_slice_type, with_type};
 
 /// A comparison in progress: the three views and the mismatches found.
@@ -95,6 +96,10 @@ impl Comparison<'_> {
         let objects = reg
             .objects(handle)
             .map(|h| h.map(|h| handles.home_owner(h)).collect::<BTreeSet<_>>());
+        let expected_stored = self.model.stored_in(r).map(|o| sorted(o.into_iter()));
+        let stored = reg
+            .stored_in(handle)
+            .map(|h| sorted(h.map(|h| handles.home_owner(h))));
         let mut field = |what, difference: Option<(String, String)>| {
             if let Some((expected, found)) = difference {
                 self.mismatches.push(Mismatch::Region {
@@ -117,6 +122,10 @@ impl Comparison<'_> {
             differ(homed.len(), reg.object_count(handle)),
         );
         field("objects", differ(&homed, objects.as_ref()));
+        field(
+            "stored references",
+            differ(expected_stored.ok(), stored.map(Some)),
+        );
         let expected = RegionFigures::of_model(self.model, r, state);
         let found = reg
             .stats(handle)

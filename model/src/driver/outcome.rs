@@ -49,6 +49,7 @@ impl From<regions::Error> for Rejection {
             ErrorKind::UnsupportedAlignment => ModelError::UnsupportedAlignment,
             ErrorKind::ReservedTypeTag => ModelError::ReservedTypeTag,
             ErrorKind::BudgetExceeded => ModelError::BudgetExceeded,
+            ErrorKind::NotStored => ModelError::NotStored,
             // The model never predicts resource failures (its decision 2),
             // and a type tag collision between the driver's five types would
             // be a bug of the tag hash.
@@ -91,6 +92,19 @@ pub struct RegionQueries<R, O> {
     pub object_count: Res<usize>,
     /// `objects`, as a set.
     pub objects: Res<BTreeSet<O>>,
+    /// `stored_in`, sorted (one entry per stored reference).
+    pub stored: Res<Vec<O>>,
+}
+
+/// The identity queries at once (`Identify`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityQueries<O> {
+    /// `current(object)`.
+    pub current: Res<O>,
+    /// `is_alive(object)`.
+    pub alive: bool,
+    /// `same_object(object, other)`.
+    pub same: bool,
 }
 
 /// What one op returned.
@@ -121,6 +135,12 @@ pub enum Outcome<O, R> {
     ObjectInfo(ObjectQueries<R>),
     /// `InspectRegion`.
     RegionInfo(RegionQueries<R, O>),
+    /// `Identify`.
+    Identity(IdentityQueries<O>),
+    /// `Iterate`: each object yielded with its contents (a typed value's
+    /// canonical encoding, a raw object's bytes, nothing for the handle-only
+    /// iterations), sorted by object (a duplicate is a divergence).
+    Listed(Res<Vec<(O, Vec<u8>)>>),
 }
 
 impl<O, R> Outcome<O, R> {
@@ -134,7 +154,11 @@ impl<O, R> Outcome<O, R> {
             Outcome::Objects(r) => r.as_ref().err(),
             Outcome::Bytes(r) => r.as_ref().err(),
             Outcome::Scoped(r) => r.as_ref().err(),
-            Outcome::Upgraded(_) | Outcome::ObjectInfo(_) | Outcome::RegionInfo(_) => None,
+            Outcome::Listed(r) => r.as_ref().err(),
+            Outcome::Upgraded(_)
+            | Outcome::ObjectInfo(_)
+            | Outcome::RegionInfo(_)
+            | Outcome::Identity(_) => None,
         }
         .copied()
     }

@@ -16,6 +16,8 @@ use crate::op::{ObjectRef, Op, Operand, Oversized, RegionRef, TableLens, WeakRef
 
 use super::outcome::{ObjectQueries, Outcome, RegionQueries, Res};
 
+mod api_ops;
+
 /// The model identity of a handle the driver has never seen (fabricated, or
 /// picked from an empty table). The model never issues it.
 pub const UNKNOWN_REGION: RegionId = RegionId(u64::MAX);
@@ -268,6 +270,20 @@ impl Reference {
                 let created = m.create_region_with_budget(parent, usize::from(budget));
                 self.created_region(created, prediction)
             }
+            // Capacity and first block size are not observable.
+            Op::BuildRegion { parent, budget, .. } => {
+                let created = match budget {
+                    Some(budget) => m.create_region_with_budget(parent, usize::from(budget)),
+                    None => m.create_region(parent),
+                };
+                self.created_region(created, prediction)
+            }
+            Op::Unstore { container, object } => {
+                Outcome::Done(m.unstore(container, object).map_err(Into::into))
+            }
+            Op::Identify { object, other } => self.identify(object, other),
+            Op::AllocConvenient { region, how } => self.run_convenient(region, how, prediction),
+            Op::Iterate { region, what } => self.run_iteration(region, what, prediction),
             Op::RegisterPanickingDestructor { tag } => {
                 Outcome::Done(m.register_panicking_destructor(tag).map_err(Into::into))
             }
@@ -308,6 +324,12 @@ impl Reference {
             }
             Op::ReleaseRegion { region } => {
                 let homed: Vec<ObjectId> = m.objects_in(region).map(|(o, _)| o).collect();
+                // Its death gives back what it stored: those counts change.
+                if let Some(state) = m.region(region) {
+                    prediction
+                        .touched_objects
+                        .extend(state.stored.iter().copied());
+                }
                 let died = m.release_region(region);
                 if died == Ok(true) {
                     prediction.moved = homed
@@ -551,6 +573,11 @@ impl Reference {
             children: query(state, invalid, |s| s.children.clone()),
             object_count: query(state, invalid, |_| homed().count()),
             objects: query(state, invalid, |_| homed().collect()),
+            stored: self
+                .model
+                .stored_in(r)
+                .map(|stored| super::sorted(stored.into_iter()))
+                .map_err(Into::into),
         }
     }
 

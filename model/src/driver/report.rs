@@ -62,6 +62,12 @@ pub struct Report {
     /// Ops that returned `OutOfMemory` because an injected allocation
     /// failure (`InjectAllocFailure`) fired during them, and changed nothing.
     pub injected_failures: u64,
+    /// `Iterate` ops that listed at least one object.
+    pub nonempty_iterations: u64,
+    /// `Iterate` ops that changed values (`iter_mut` over at least one).
+    pub mutating_iterations: u64,
+    /// `alloc_with` calls whose `init` panicked (no object may exist).
+    pub panicked_fills: u64,
     /// Ops applied, by variant.
     pub ops_by_kind: BTreeMap<&'static str, u64>,
     /// Rejections predicted (and matched), by kind (`Debug` of the [`Rejection`](super::Rejection)).
@@ -92,6 +98,11 @@ impl Report {
             .max(o.max_promotions_of_one_object);
         r.destructor_calls += o.destructor_calls;
         r.weakly_held_destroyed_by_death += o.weakly_held_destroyed_by_death;
+        r.stored_references_released_by_death += o.stored_references_released_by_death;
+        r.unstores += o.unstores;
+        self.nonempty_iterations += other.nonempty_iterations;
+        self.mutating_iterations += other.mutating_iterations;
+        self.panicked_fills += other.panicked_fills;
         self.ops += other.ops;
         self.max_region_depth = self.max_region_depth.max(other.max_region_depth);
         self.forwarded_resolutions += other.forwarded_resolutions;

@@ -27,8 +27,8 @@ use crate::op::{SliceKind, TypedKind};
 /// Tokens of dropped tracked values, in drop order.
 pub(crate) type DropLog = Arc<Mutex<Vec<u64>>>;
 
-/// A Rust type the op language allocates.
-pub(crate) trait TypedValue: Send + 'static {
+/// A Rust type the op language allocates (`Default` for `alloc_default`).
+pub(crate) trait TypedValue: Default + Send + 'static {
     /// The value an `AllocTyped` with `token` and `payload` allocates.
     fn new(token: u64, payload: u64, log: &DropLog) -> Self;
     /// The words [`TypedValue::new`] produces, without building a value.
@@ -118,6 +118,37 @@ impl<const N: usize> Drop for Tracked<N> {
     }
 }
 
+std::thread_local! {
+    /// The token and log the next `Tracked::default()` takes (set by
+    /// [`with_default_token`]).
+    static DEFAULT_TOKEN: std::cell::RefCell<Option<(u64, DropLog)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` (an `alloc_default`) so that a tracked value it makes by
+/// `Default` carries `token` and records its drop in `log`.
+pub(crate) fn with_default_token<R>(token: u64, log: &DropLog, f: impl FnOnce() -> R) -> R {
+    DEFAULT_TOKEN.with(|next| *next.borrow_mut() = Some((token, Arc::clone(log))));
+    let result = f();
+    DEFAULT_TOKEN.with(|next| next.borrow_mut().take());
+    result
+}
+
+/// The default tracked value: all-zero payload, with the token and log
+/// [`with_default_token`] provides (a tracked value needs an identity).
+impl<const N: usize> Default for Tracked<N> {
+    fn default() -> Self {
+        let (token, log) = DEFAULT_TOKEN
+            .with(|next| next.borrow_mut().take())
+            .expect("Tracked::default is only called inside with_default_token");
+        Tracked {
+            token,
+            payload: [0; N],
+            log,
+        }
+    }
+}
+
 impl<const N: usize> TypedValue for Tracked<N> {
     const TRACKED: bool = true;
     fn new(token: u64, payload: u64, log: &DropLog) -> Self {
@@ -148,6 +179,7 @@ impl<const N: usize> TypedValue for Tracked<N> {
 
 /// A page-aligned page: the largest alignment the core supports.
 #[repr(align(4096))]
+#[derive(Default)]
 pub(crate) struct Page(u64);
 
 impl TypedValue for Page {

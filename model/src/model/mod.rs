@@ -96,6 +96,7 @@
 //!     not part of the model; its report is checked by the driver.
 
 mod object;
+mod queries;
 mod region;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -138,6 +139,8 @@ pub enum ModelError {
     BudgetExceeded,
     /// Real allocation failure. Never produced by the model (see decision 2).
     OutOfMemory,
+    /// `unstore` of a reference the container did not store.
+    NotStored,
 }
 
 impl fmt::Display for ModelError {
@@ -168,6 +171,10 @@ pub struct RegionState {
     pub children: BTreeSet<RegionId>,
     /// The region's own payload budget, if it was created with one.
     pub budget: Option<usize>,
+    /// The objects this region stored strong references to with
+    /// `store_handle`, one entry per reference not yet given back (dead
+    /// objects included: their entries are simply skipped).
+    pub stored: Vec<ObjectId>,
 }
 
 /// State of one live object.
@@ -238,6 +245,10 @@ pub struct Reach {
     /// were out (strong count 0, weak count > 0): a later `upgrade` of
     /// those handles must fail.
     pub weakly_held_destroyed_by_death: u64,
+    /// Stored references given back by their container's death.
+    pub stored_references_released_by_death: u64,
+    /// Stored references given back by `unstore`.
+    pub unstores: u64,
 }
 
 /// The registry-wide event counters and peaks of `docs/SEMANTICS.md`
@@ -296,6 +307,7 @@ impl Model {
             refcount: 0,
             children: BTreeSet::new(),
             budget: None,
+            stored: Vec::new(),
         };
         Model {
             regions: BTreeMap::from([(RegionId(0), root)]),

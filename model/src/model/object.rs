@@ -23,17 +23,33 @@ impl Model {
         bytes: &[u8],
         tag: u64,
     ) -> Result<ObjectId, ModelError> {
+        self.check_raw_allocation(region, size, align, bytes.len(), tag)?;
+        Ok(self.insert_object(region, align, bytes, tag, false, false))
+    }
+
+    /// The checks of [`Model::alloc`], in order, without allocating: what a
+    /// raw allocation of `size` bytes given `len` bytes would fail with.
+    /// `alloc_with` makes these checks before it calls its closure; if the
+    /// closure panics, no object exists (SEMANTICS.md "Convenience
+    /// allocation").
+    pub fn check_raw_allocation(
+        &self,
+        region: RegionId,
+        size: usize,
+        align: usize,
+        len: usize,
+        tag: u64,
+    ) -> Result<(), ModelError> {
         self.live_region(region)?;
         if tag & TYPED_TAG_BIT != 0 {
             return Err(ModelError::ReservedTypeTag);
         }
-        if bytes.len() != size {
+        if len != size {
             return Err(ModelError::SizeMismatch);
         }
         check_size(size)?;
         check_align(align)?;
-        self.check_budget(region, size)?;
-        Ok(self.insert_object(region, align, bytes, tag, false, false))
+        self.check_budget(region, size)
     }
 
     /// Typed `alloc::<T>(region, value)`: like [`Model::alloc`], but the
@@ -219,8 +235,9 @@ impl Model {
     }
 
     /// Write barrier `store_handle(container, h)`: "if the object's current
-    /// home region is not `container`, its strong count is incremented and
-    /// the result is `Ok(true)`; otherwise nothing changes and the result is
+    /// home is not `container`, its strong count is incremented, the
+    /// registry records that `container` holds that reference, and the
+    /// result is `Ok(true)`; otherwise nothing changes and the result is
     /// `Ok(false)`" (so `Ok(false)` cannot overflow; module decision 9).
     ///
     /// Errors, in order: `InvalidRegion` (container) → `StaleHandle` →
@@ -231,7 +248,49 @@ impl Model {
             return Ok(false);
         }
         self.retain(o)?;
+        self.regions
+            .get_mut(&container)
+            .expect("checked above")
+            .stored
+            .push(o);
         Ok(true)
+    }
+
+    /// `unstore(container, h)`: "releases one stored reference: the
+    /// object's strong count goes down by one and one record of
+    /// `(container, object)` goes".
+    ///
+    /// Errors, in order: `InvalidRegion` (container) → `StaleHandle` →
+    /// `NotStored` (no record) → `RefcountUnderflow` (the count was
+    /// released to 0 by hand).
+    pub fn unstore(&mut self, container: RegionId, o: ObjectId) -> Result<(), ModelError> {
+        let records = &self.live_region(container)?.stored;
+        self.live_object(o)?;
+        let index = records
+            .iter()
+            .position(|&stored| stored == o)
+            .ok_or(ModelError::NotStored)?;
+        self.release(o)?;
+        self.regions
+            .get_mut(&container)
+            .expect("checked above")
+            .stored
+            .remove(index);
+        self.reach.unstores += 1;
+        Ok(())
+    }
+
+    /// `stored_in(container)`: the live objects `container` holds stored
+    /// references to, one entry per reference.
+    ///
+    /// Errors: `InvalidRegion`.
+    pub fn stored_in(&self, container: RegionId) -> Result<Vec<ObjectId>, ModelError> {
+        let records = &self.live_region(container)?.stored;
+        Ok(records
+            .iter()
+            .copied()
+            .filter(|o| self.objects.contains_key(o))
+            .collect())
     }
 
     /// `downgrade(h)`: "increments the weak count and returns a weak handle
@@ -252,12 +311,16 @@ impl Model {
         self.objects.get(&o).map(|_| o)
     }
 
-    /// `drop_weak(w)`: "decrements the weak count; on a dead object it is
-    /// `StaleHandle`".
+    /// `drop_weak(w)`: "decrements the weak count of its object; a weak
+    /// handle whose object is gone (or that names nothing) is simply
+    /// dropped: `Ok`, nothing changes".
     ///
-    /// Errors, in order: `StaleHandle` → `RefcountUnderflow` (weak is 0).
+    /// Errors: `RefcountUnderflow` (weak is 0).
     pub fn drop_weak(&mut self, o: ObjectId) -> Result<(), ModelError> {
-        let weak = self.live_object(o)?.weak;
+        let Ok(state) = self.live_object(o) else {
+            return Ok(());
+        };
+        let weak = state.weak;
         let weak = weak.checked_sub(1).ok_or(ModelError::RefcountUnderflow)?;
         self.live_object_mut(o).weak = weak;
         Ok(())
@@ -805,14 +868,53 @@ mod tests {
     }
 
     #[test]
-    fn weak_ops_on_dead_object_are_stale() {
+    fn weak_ops_on_dead_object_are_stale_but_dropping_is_fine() {
         let (mut m, a) = model_with_region();
         let o = raw(&mut m, a, &[1]);
         m.downgrade(o).unwrap();
         m.release_region(a).unwrap(); // weak does not keep it alive
         assert_eq!(m.upgrade(o), None);
-        assert_fails_unchanged(&mut m, StaleHandle, |m| m.drop_weak(o));
+        let before = m.clone();
+        assert_eq!(m.drop_weak(o), Ok(()));
+        assert_eq!(m, before, "dropping a gone weak handle changes nothing");
         assert_fails_unchanged(&mut m, StaleHandle, |m| m.downgrade(o));
+    }
+
+    #[test]
+    fn unstore_gives_back_one_stored_reference() {
+        let (mut m, a) = model_with_region();
+        let o = raw(&mut m, RegionId(0), &[1]);
+        assert_eq!(m.store_handle(a, o), Ok(true));
+        assert_eq!(m.store_handle(a, o), Ok(true));
+        assert_eq!(m.stored_in(a), Ok(vec![o, o]));
+        m.unstore(a, o).unwrap();
+        assert_eq!(m.object(o).unwrap().strong, 1);
+        assert_eq!(m.stored_in(a), Ok(vec![o]));
+        m.release(o).unwrap(); // by hand: the record stays, the count is 0
+        assert_fails_unchanged(&mut m, RefcountUnderflow, |m| m.unstore(a, o));
+        assert_fails_unchanged(&mut m, NotStored, |m| m.unstore(RegionId(0), o));
+        assert_fails_unchanged(&mut m, InvalidRegion, |m| m.unstore(RegionId(99), o));
+        assert_fails_unchanged(&mut m, StaleHandle, |m| m.unstore(a, ObjectId(99)));
+    }
+
+    #[test]
+    fn a_container_death_releases_after_deciding_promotions() {
+        let (mut m, a) = model_with_region();
+        let b = m.create_region(RegionId(0)).unwrap();
+        // `kept` lives in b, stored by a; `inside` moves into a after being stored.
+        let kept = raw(&mut m, b, &[1]);
+        let inside = raw(&mut m, b, &[2]);
+        m.store_handle(a, kept).unwrap();
+        m.store_handle(a, inside).unwrap();
+        m.promote(inside, a).unwrap();
+        m.release_region(a).unwrap();
+        // `inside` was promoted (its count held it), then released to 0.
+        assert_eq!(m.object(inside).unwrap().home, RegionId(0));
+        assert_eq!(m.object(inside).unwrap().strong, 0);
+        assert_eq!(m.object(kept).unwrap().strong, 0);
+        // Stored only by the dead container: it now dies with its region.
+        m.release_region(b).unwrap();
+        assert!(m.object(kept).is_none());
     }
 
     #[test]

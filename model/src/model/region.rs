@@ -39,6 +39,7 @@ impl Model {
             refcount: 1,
             children: BTreeSet::new(),
             budget,
+            stored: Vec::new(),
         };
         self.regions.insert(id, state);
         self.live_region_mut(parent).children.insert(id);
@@ -71,7 +72,9 @@ impl Model {
     ///    (module decision 5);
     /// 3. "forwarding records and ghost tables pass to the parent": nothing
     ///    to do in the model, identities never change;
-    /// 4. "the region's handle is stale from now on": it is no longer live.
+    /// 4. "the region's handle is stale from now on": it is no longer live;
+    /// 5. the strong references it stored are given back
+    ///    ([`Model::release_stored`]).
     ///
     /// "Death never cascades: releasing one region never kills another."
     ///
@@ -95,10 +98,27 @@ impl Model {
         let parent = dying.parent.expect("kill: never the root");
         self.reparent_children(r, parent, &dying.children);
         let promoted = self.evacuate_objects(r, parent);
+        self.release_stored(&dying.stored);
         self.reach.region_deaths += 1;
         self.counters.region_deaths += 1;
         if promoted > 0 {
             self.reach.deaths_with_promotions += 1;
+        }
+    }
+
+    /// Death step 5: "every strong reference the dying region stored is
+    /// given back: for each record whose object is alive and whose strong
+    /// count is above 0, the count goes down by one" (after step 2 decided
+    /// the promotions with those references counted).
+    fn release_stored(&mut self, stored: &[ObjectId]) {
+        for &o in stored {
+            match self.objects.get_mut(&o) {
+                Some(state) if state.strong > 0 => {
+                    state.strong -= 1;
+                    self.reach.stored_references_released_by_death += 1;
+                }
+                _ => {}
+            }
         }
     }
 
