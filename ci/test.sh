@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: everything `cargo test --workspace` checks, plus the
-# lints, docs, the no_std build and the small-generations, poison and
-# leak-report configurations.
+# examples, the lints, docs, the no_std build and the small-generations,
+# poison and leak-report configurations.
 # Usage: ci/test.sh            (full)
 #        ci/test.sh --quick    (only cargo test --workspace)
 set -euo pipefail
@@ -15,6 +15,9 @@ cargo test --workspace
 if [[ "${1:-}" == "--quick" ]]; then
   exit 0
 fi
+
+step "examples: ci/examples.sh (every core/examples program runs and checks its claims)"
+bash ci/examples.sh
 
 step "cargo test -p regions --features small-generations (generation wraparound reachable)"
 cargo test -p regions --features small-generations

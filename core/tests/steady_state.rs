@@ -182,3 +182,48 @@ fn returning_a_value_through_a_frame_death_makes_no_allocator_call_once_warm() {
     );
     reg.check_invariants().unwrap();
 }
+
+#[test]
+fn a_region_built_with_capacity_takes_that_many_objects_without_growing() {
+    const OBJECTS: usize = 1000;
+    let mut reg = Registry::new();
+    let fill = |reg: &mut Registry, region| {
+        for i in 0..OBJECTS as u64 {
+            reg.alloc_typed(region, i).unwrap(); // inline: no page needed
+        }
+    };
+    reg.alloc_typed(reg.root(), 0u64).unwrap(); // registers the type
+    let sized = reg.region_builder().capacity(OBJECTS).create().unwrap();
+    assert_eq!(calls_during(|| fill(&mut reg, sized)), 0);
+    // The control: without the capacity the table grows.
+    let grown = reg.create_region(reg.root()).unwrap();
+    assert!(calls_during(|| fill(&mut reg, grown)) > 0);
+    reg.check_invariants().unwrap();
+}
+
+#[test]
+fn stores_unstores_scopes_and_container_deaths_make_no_allocator_call_once_warm() {
+    let mut reg = Registry::new();
+    let shared: Vec<ObjectHandle> = (0..8u64)
+        .map(|i| reg.alloc_typed(reg.root(), i).unwrap())
+        .collect();
+    let round = |reg: &mut Registry| {
+        for _ in 0..scaled(100, 3) {
+            let mut scope = reg.scope(regions::RegionHandle::ROOT).unwrap();
+            let entity = scope.region();
+            for &h in &shared {
+                scope.store_handle(entity, h).unwrap();
+                scope.store_handle(entity, h).unwrap();
+            }
+            scope.unstore(entity, shared[0]).unwrap();
+            let listed = scope.stored_in(entity).unwrap().count();
+            assert_eq!(listed, 2 * shared.len() - 1);
+        } // each scope's death gives its references back
+    };
+    round(&mut reg);
+    assert_eq!(calls_during(|| round(&mut reg)), 0);
+    for &h in &shared {
+        assert_eq!(reg.strong_count(h).unwrap(), 0);
+    }
+    reg.check_invariants().unwrap();
+}

@@ -552,3 +552,76 @@ fn compaction_moves_a_tracked_slice_without_dropping_it() {
     // 2 freed before, 2 after the compaction, 2 at teardown.
     assert_eq!(report.tracked_slice_elements_dropped, 6 * 150);
 }
+
+/// Core: an `alloc_with` whose `init` panicked removed its half-made
+/// object but left it counted in the peaks (`peak_objects`,
+/// `peak_payload_bytes`), though no object ever existed. Found by the
+/// injected-failure sweep the day `AllocConvenient` joined the op language.
+/// Fix: the discard restores the peaks taken before the allocation (also
+/// for `alloc_slice_fill_with`).
+#[test]
+fn a_panicking_alloc_with_leaves_the_peaks_unchanged() {
+    replay(&[
+        AllocConvenient {
+            region: Root,
+            how: FilledInPlace {
+                size: 5000,
+                align_log2: 3,
+                tag: 3,
+                fill: 1,
+                panics: true,
+            },
+        },
+        Alloc {
+            region: Root,
+            size: 8,
+            align_log2: 3,
+            tag: 1,
+            fill: 2,
+            mismatched_len: false,
+        },
+    ]);
+}
+
+/// Core: a `store_handle` that met an allocation failure after making its
+/// container's (empty) list of records left that list behind, unflagged
+/// (`check_invariants` violation; a failed operation must change nothing).
+/// Fix: a failed store drops the list again if it has no record.
+#[test]
+fn a_store_handle_that_fails_leaves_no_empty_list() {
+    for after in 0..4 {
+        replay(&[
+            CreateRegion { parent: Root },
+            AllocTyped {
+                region: Root,
+                kind: U64,
+                payload: 1,
+            },
+            InjectAllocFailure { after },
+            StoreHandle {
+                container: Region(1),
+                object: Object(0),
+            },
+            InspectRegion { region: Region(1) },
+        ]);
+    }
+}
+
+/// Core: a region builder whose capacity could not be reserved undid the
+/// region by releasing it, which counted one region created and one dead
+/// (global statistics diverged; a failed operation changes nothing). Fix:
+/// the undone region is taken out of the counters again.
+#[test]
+fn a_region_build_that_fails_counts_no_region() {
+    for after in 0..3 {
+        replay(&[
+            InjectAllocFailure { after },
+            BuildRegion {
+                parent: Root,
+                capacity: 1648,
+                first_block_log2: 20,
+                budget: None,
+            },
+        ]);
+    }
+}
