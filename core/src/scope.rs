@@ -272,7 +272,7 @@ impl RegionSettings {
             registry.set_first_block_size(region.id(), bytes);
         }
         if self.capacity > 0 {
-            if let Err(error) = registry.make_room(region.id(), self.capacity) {
+            if let Err(error) = registry.reserve_objects(region.id(), self.capacity) {
                 let undone = registry.release_region(region);
                 debug_assert_eq!(undone, Ok(true), "an empty region dies without memory");
                 // It never existed as far as the statistics go.

@@ -250,6 +250,15 @@ impl Registry {
         self.live_mut(id).slots.reserve(count)
     }
 
+    /// Makes room for `count` new objects in live region `id`: its table
+    /// and, with the `leak-report` feature, their allocation sites.
+    pub(crate) fn reserve_objects(&mut self, id: u32, count: usize) -> Result<()> {
+        self.make_room(id, count)?;
+        #[cfg(feature = "leak-report")]
+        self.reserve_sites(id, count)?;
+        Ok(())
+    }
+
     /// `Err` unless the record holds a raw object (byte access).
     #[inline(always)]
     fn raw_only(&self, handle: ObjectHandle, record: &Record) -> Result<()> {
