@@ -153,6 +153,18 @@ MUTANTS = {
         "",
         "the ghost record kept in a region slot answers for every dead incarnation of the id, so an old handle of an earlier incarnation resolves to another object",
     ),
+    "death-keeps-stored-references": (
+        "core/src/registry/stored.rs",
+        "            if let Ok(home) = self.locate(stored) {\n                self.drop_counted_strong(home);\n            }\n",
+        "            let _ = stored;\n",
+        "a container's death drops its records of stored references without giving the counts back, so what it stored is promoted forever (the friction this capability removed)",
+    ),
+    "unstore-matches-any-object-of-the-region": (
+        "core/src/registry/stored.rs",
+        "                resolved.position(|found| found == Ok(home))\n",
+        "                resolved.position(|found| found.is_ok_and(|found| found.region() == home.region()))\n",
+        "`unstore` matches a record by the region its object lives in instead of the object, so it gives back a reference to a different object",
+    ),
 }
 
 

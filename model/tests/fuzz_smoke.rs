@@ -129,6 +129,7 @@ fn committed_corpus_reaches_the_failure_paths() {
             "an alloc_with whose init panicked",
             report.panicked_fills > 0,
         ),
+        ("an injected OutOfMemory", report.injected_failures > 0),
     ];
     let missed: Vec<&str> = goals
         .iter()
