@@ -312,7 +312,9 @@ impl World for RegionsGame<'_> {
     fn kill(&mut self, index: usize) {
         let entity = self.roster[index];
         self.reg.get_typed_mut::<Stats>(entity.stats).unwrap().alive = false;
-        self.reg.release(entity.ally).unwrap();
+        // Give back the reference this entity stored (its region's death
+        // would too, but the stats of a dead ally are freed right here).
+        self.reg.unstore(entity.region, entity.ally).unwrap();
         if self.reg.strong_count(entity.ally).unwrap() == 0 && !self.stats(entity.ally).alive {
             self.reg.free(entity.ally).unwrap(); // the last holder of a dead entity's stats
         }

@@ -105,26 +105,46 @@ impl Registry {
         Ok(true)
     }
 
-    /// Makes container `id`'s list exist and have room for one more record,
-    /// sweeping the records of dead objects before growing it.
+    /// Makes container `id`'s list exist and have room for one more record.
+    #[inline]
     fn room_for_record(&mut self, id: u32) -> Result<()> {
-        if !self.stored.by_container.contains_key(&id) {
-            fallible::reserve_map(&mut self.stored.by_container, 1)?;
-            // Room to keep every list as a spare later without allocating
-            // (a death cannot fail).
-            let lists = self.stored.by_container.len() + 1;
-            fallible::reserve(&mut self.stored.spare, lists)?;
-            let list = self.stored.spare.pop().unwrap_or_default();
-            self.stored.by_container.insert(id, list);
+        match self.stored.by_container.get(&id) {
+            Some(list) if list.len() < list.capacity() => Ok(()),
+            Some(_) => self.grow_records(id),
+            None => self.new_records(id),
         }
+    }
+
+    /// A list with room for one record for container `id`, which has none:
+    /// a spare one if there is one. Inserted only once it has room, so a
+    /// failure leaves no list behind.
+    #[cold]
+    fn new_records(&mut self, id: u32) -> Result<()> {
+        fallible::reserve_map(&mut self.stored.by_container, 1)?;
+        // Room to keep every list as a spare later without allocating (a
+        // death cannot fail).
+        let lists = self.stored.by_container.len() + 1;
+        fallible::reserve(&mut self.stored.spare, lists)?;
+        let mut list = self.stored.spare.pop().unwrap_or_default();
+        if let Err(error) = fallible::reserve(&mut list, 1) {
+            self.stored.keep_spare(list);
+            return Err(error);
+        }
+        self.stored.by_container.insert(id, list);
+        Ok(())
+    }
+
+    /// Room for one more record in container `id`'s full list: the records
+    /// of dead objects are swept first, and the list grows only if that
+    /// freed nothing.
+    #[cold]
+    fn grow_records(&mut self, id: u32) -> Result<()> {
         let mut list = self
             .stored
             .by_container
             .remove(&id)
-            .expect("inserted above");
-        if list.len() == list.capacity() {
-            list.retain(|&stored| self.locate(stored).is_ok());
-        }
+            .expect("the caller found it");
+        list.retain(|&stored| self.locate(stored).is_ok());
         let room = fallible::reserve(&mut list, 1);
         self.stored.by_container.insert(id, list);
         room
