@@ -318,9 +318,8 @@ impl World for RegionsGame<'_> {
         if self.reg.strong_count(entity.ally).unwrap() == 0 && !self.stats(entity.ally).alive {
             self.reg.free(entity.ally).unwrap(); // the last holder of a dead entity's stats
         }
-        if self.reg.upgrade(entity.target).is_some() {
-            self.reg.drop_weak(entity.target).unwrap();
-        }
+        // Fine whether the target is alive or already gone.
+        self.reg.drop_weak(entity.target).unwrap();
         // The stats survive (promoted to the level) while some ally holds them.
         self.reg.release_region(entity.region).unwrap();
     }
