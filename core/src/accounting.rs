@@ -52,6 +52,13 @@ pub(crate) struct Accounts {
     pub peak_bytes: u64,
 }
 
+/// The event counters and peaks at one moment, to put back when an
+/// operation that failed half-way undoes what it did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Counters {
+    values: [u64; 8],
+}
+
 /// The peak figures at one moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Peaks {
@@ -148,6 +155,36 @@ impl Accounts {
     pub fn discarded(&mut self, bytes: u64, peaks_before: Peaks) {
         self.gone(1, bytes);
         (self.peak_objects, self.peak_bytes) = (peaks_before.objects, peaks_before.bytes);
+    }
+
+    /// The event counters and peaks now.
+    pub fn counters(&self) -> Counters {
+        Counters {
+            values: [
+                self.frees,
+                self.destroyed_by_death,
+                self.promotions_by_death,
+                self.manual_promotions,
+                self.regions_created,
+                self.region_deaths,
+                self.peak_objects,
+                self.peak_bytes,
+            ],
+        }
+    }
+
+    /// Puts back the event counters and peaks of `counters`.
+    pub fn restore(&mut self, counters: Counters) {
+        [
+            self.frees,
+            self.destroyed_by_death,
+            self.promotions_by_death,
+            self.manual_promotions,
+            self.regions_created,
+            self.region_deaths,
+            self.peak_objects,
+            self.peak_bytes,
+        ] = counters.values;
     }
 
     /// The peaks now, to restore if an allocation is taken back.

@@ -238,6 +238,20 @@ pub enum Error {
         /// The handle passed in.
         handle: ObjectHandle,
     },
+    /// A serialized stream is malformed (see `docs/FORMAT.md`); nothing
+    /// changed.
+    CorruptInput {
+        /// Byte offset in the stream where the problem was found.
+        offset: usize,
+        /// What is wrong there.
+        reason: &'static str,
+    },
+    /// A typed object's type has no registered serializer
+    /// ([`Registry::register_persist`](crate::Registry::register_persist)).
+    Unserializable {
+        /// The object.
+        handle: ObjectHandle,
+    },
     /// Every region id or slot id is retired or in use (more than `u32::MAX`).
     IdSpaceExhausted,
 }
@@ -261,6 +275,8 @@ pub enum ErrorKind {
     BudgetExceeded,
     OutOfMemory,
     NotStored,
+    CorruptInput,
+    Unserializable,
     IdSpaceExhausted,
 }
 
@@ -293,6 +309,8 @@ impl Error {
             Error::BudgetExceeded { .. } => ErrorKind::BudgetExceeded,
             Error::OutOfMemory { .. } => ErrorKind::OutOfMemory,
             Error::NotStored { .. } => ErrorKind::NotStored,
+            Error::CorruptInput { .. } => ErrorKind::CorruptInput,
+            Error::Unserializable { .. } => ErrorKind::Unserializable,
             Error::IdSpaceExhausted => ErrorKind::IdSpaceExhausted,
         }
     }
@@ -354,6 +372,12 @@ impl fmt::Display for Error {
             ),
             Error::OutOfMemory { requested } => {
                 write!(f, "the allocator refused {requested} bytes")
+            }
+            Error::CorruptInput { offset, reason } => {
+                write!(f, "corrupt input at byte {offset}: {reason}")
+            }
+            Error::Unserializable { handle } => {
+                write!(f, "{handle} is of a type with no registered serializer")
             }
             Error::NotStored { container, handle } => {
                 write!(f, "{container} stored no reference to {handle}")

@@ -87,6 +87,14 @@ impl SlotGhost {
         (self.node != NO_NODE).then_some(self.node)
     }
 
+    /// The old handle this record stands for (region id `id`), with its
+    /// node, if it is in use.
+    pub fn old_handle(&self, id: u32) -> Option<(ObjectHandle, u32)> {
+        let region = RegionHandle::from_raw_parts(id, self.generation);
+        let old = ObjectHandle::new(region, self.slot, self.slot_generation);
+        self.node().map(|node| (old, node))
+    }
+
     /// The dead incarnation and slot this record stands for (region id
     /// `id`), with its node, if it is in use.
     pub fn entry(&self, id: u32) -> Option<(RegionHandle, u32, u32)> {
@@ -202,6 +210,14 @@ impl Forwarding {
         let region = handle.region();
         let record = *self.ghosts.get(&GhostKey::new(region, handle.slot()))?;
         (record.slot_generation == handle.slot_generation()).then_some(record)
+    }
+
+    /// Every ghost record of the map: the old handle and its node.
+    pub fn ghost_entries(&self) -> impl Iterator<Item = (ObjectHandle, u32)> + '_ {
+        self.ghosts.iter().map(|(key, record)| {
+            let old = ObjectHandle::new(key.region(), key.0[2], record.slot_generation);
+            (old, record.node)
+        })
     }
 
     /// Makes sure `moves` objects can move and `ghosts` ghost records be

@@ -154,6 +154,7 @@ mod handle;
 mod invariants;
 #[cfg(feature = "leak-report")]
 mod leak_report;
+mod persist;
 mod poison;
 mod pool;
 mod region;
@@ -180,8 +181,9 @@ pub use invariants::InvariantViolations;
 pub use leak_report::{
     LeakReport, LeakedObject, Origin, RetainedAtDeath, RetainedObject, LEAK_EVENT_LOG_LEN,
 };
+pub use persist::{LoadError, Loader, Persist, Saver, MAX_TYPE_NAME};
 pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};
-pub use registry::{MemoryUsage, Registry};
+pub use registry::{HandleMap, MemoryUsage, Registry};
 pub use scope::{RegionBuilder, RegionScope};
 pub use stats::{GlobalStats, Occupancy, RegionStats};
 

@@ -135,14 +135,11 @@ impl Registry {
         region: RegionHandle,
     ) -> Result<impl Iterator<Item = ObjectHandle> + '_> {
         self.region(region)?;
-        let top = region.id();
-        let mut next = Some(top);
-        let regions = core::iter::from_fn(move || {
-            let id = next?;
-            next = self.after_in_subtree(top, id);
-            Some(self.live_handle(id))
-        });
-        Ok(regions.flat_map(move |region| self.objects(region).expect("a live region")))
+        let regions = self.subtree_regions(region.id());
+        Ok(regions.flat_map(move |id| {
+            let region = self.live_handle(id);
+            self.objects(region).expect("a live region")
+        }))
     }
 
     /// Every live object in the registry.
@@ -158,6 +155,17 @@ impl Registry {
     pub fn all_objects(&self) -> impl Iterator<Item = ObjectHandle> + '_ {
         self.live_regions()
             .flat_map(move |region| self.objects(region).expect("a live region"))
+    }
+
+    /// The ids of live region `top` and its descendants, depth-first,
+    /// `top` first (each after its parent).
+    pub(crate) fn subtree_regions(&self, top: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut next = Some(top);
+        core::iter::from_fn(move || {
+            let id = next?;
+            next = self.after_in_subtree(top, id);
+            Some(id)
+        })
     }
 
     /// The region after `id` in a depth-first walk of the subtree of `top`

@@ -10,10 +10,14 @@ mod bulk;
 mod compact;
 mod convenience;
 mod death;
+mod deserialize;
 mod iter;
 mod objects;
 mod resolve;
+mod serialize;
 mod stored;
+
+pub use deserialize::HandleMap;
 
 use alloc::vec::Vec;
 
@@ -158,6 +162,8 @@ pub struct Registry {
     pub(crate) accounts: crate::accounting::Accounts,
     /// Which container region stored which strong reference.
     pub(crate) stored: stored::StoredRefs,
+    /// Serializers of typed objects, by type.
+    pub(crate) persisters: crate::persist::Persisters,
     /// Allocation sites and death events (feature `leak-report`).
     #[cfg(feature = "leak-report")]
     pub(crate) leaks: crate::leak_report::LeakTable,
@@ -227,6 +233,7 @@ impl Registry {
             accounts: crate::accounting::Accounts::default(),
             nursery_hint: crate::pool::NurseryHint::default(),
             stored: stored::StoredRefs::default(),
+            persisters: Default::default(),
             #[cfg(feature = "leak-report")]
             leaks: Default::default(),
         }

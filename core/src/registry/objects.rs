@@ -259,6 +259,36 @@ impl Registry {
         Ok(())
     }
 
+    /// Sets the counts of live `home`, keeping its region's count of
+    /// strongly held objects right.
+    pub(crate) fn set_counts(&mut self, home: ObjectHandle, strong: u32, weak: u32) {
+        let region = self.live_mut(home.region().id());
+        let aux = region.slots.aux_mut(home.slot());
+        let was_held = aux.strong > 0;
+        (aux.strong, aux.weak) = (strong, weak);
+        region.strong_objects = region.strong_objects - u32::from(was_held) + u32::from(strong > 0);
+    }
+
+    /// The data address of live `home`.
+    pub(crate) fn data_of(&mut self, home: ObjectHandle) -> *mut u8 {
+        let region = self.live_mut(home.region().id());
+        region.slots.record_mut(home.slot()).data_mut()
+    }
+
+    /// Drops the value of live typed `home` in place (through its type's
+    /// serializer, the only way a value is made without `alloc_typed`);
+    /// raw objects have none.
+    pub(crate) fn drop_value(&mut self, home: ObjectHandle) {
+        let tag = self.record_at(home).tag;
+        if let Some(persister) = self.persisters.of_tag(tag).copied() {
+            let data = self.data_of(home);
+            // SAFETY: the object holds a value of the persister's type
+            // (loaded by it), which is never used again: the caller
+            // discards the object next.
+            unsafe { (persister.drop)(data) };
+        }
+    }
+
     /// `Err` unless the record holds a raw object (byte access).
     #[inline(always)]
     fn raw_only(&self, handle: ObjectHandle, record: &Record) -> Result<()> {

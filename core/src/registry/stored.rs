@@ -105,6 +105,16 @@ impl Registry {
         Ok(true)
     }
 
+    /// Records that live region `id` stored a reference to `home` (whose
+    /// count already includes it): a deserialized stored reference.
+    pub(crate) fn record_stored(&mut self, id: u32, home: ObjectHandle) -> Result<()> {
+        self.room_for_record(id)?;
+        let list = self.stored.by_container.get_mut(&id).expect("made room");
+        list.push(home);
+        self.live_mut(id).stores = true;
+        Ok(())
+    }
+
     /// Makes container `id`'s list exist and have room for one more record.
     #[inline]
     fn room_for_record(&mut self, id: u32) -> Result<()> {
