@@ -30,6 +30,9 @@ use crate::{MAX_ALIGN, MAX_OBJECT_SIZE};
 pub struct HandleMap {
     index: HashMap<ObjectHandle, u32>,
     new: Vec<ObjectHandle>,
+    /// The serialized regions' handles → their index, and the copies.
+    region_index: HashMap<RegionHandle, u32>,
+    new_regions: Vec<RegionHandle>,
 }
 
 impl HandleMap {
@@ -47,6 +50,22 @@ impl HandleMap {
     /// ```
     pub fn get(&self, old: ObjectHandle) -> Option<ObjectHandle> {
         self.index.get(&old).map(|&i| self.new[i as usize])
+    }
+
+    /// The copy of the region `old` named when it was serialized.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// let bytes = reg.serialize(r).unwrap();
+    /// let (copy, map) = reg.deserialize(reg.root(), &bytes).unwrap();
+    /// assert_eq!(map.region(r), Some(copy));
+    /// ```
+    pub fn region(&self, old: RegionHandle) -> Option<RegionHandle> {
+        self.region_index
+            .get(&old)
+            .map(|&i| self.new_regions[i as usize])
     }
 
     /// Number of old handles the map translates.
@@ -75,7 +94,7 @@ impl HandleMap {
 /// Encoded sizes of the smallest record of each table: a count is
 /// plausible only if that many such records fit in the bytes left.
 const MIN_TYPE: usize = 2 + 1 + 4 + 1;
-const MIN_REGION: usize = 4 + 4 + 1;
+const MIN_REGION: usize = 8 + 4 + 4 + 1;
 const MIN_OBJECT: usize = 16 + 4 + 1 + 4 + 4 + 4 + 4;
 const MIN_STORED: usize = 4 + 4;
 const MIN_ALIAS: usize = 4 + 16;
@@ -180,6 +199,8 @@ struct Plan {
     stored: Vec<(u32, u32)>,
     /// Every old handle → its object's index.
     handles: HashMap<ObjectHandle, u32>,
+    /// Every region's old handle → its index.
+    region_index: HashMap<RegionHandle, u32>,
 }
 
 /// Vectors sized from counts that were checked against the bytes left.
@@ -227,22 +248,20 @@ impl Registry {
             objects: Vec::new(),
             done: false,
         };
-        making.build(&plan, parent, bytes)?;
+        let (new, new_regions) = making.build(&plan, parent, bytes)?;
         making.done = true;
-        let regions = core::mem::take(&mut making.regions);
-        let objects = core::mem::take(&mut making.objects);
         drop(making);
         #[cfg(feature = "leak-report")]
-        for &(handle, _) in &objects {
+        for &handle in &new {
             self.leaks.record(handle, core::panic::Location::caller());
         }
-        let new = objects.into_iter().map(|(handle, _)| handle).collect();
-        let root = self.live_handle(regions[0]);
         Ok((
-            root,
+            new_regions[0],
             HandleMap {
                 index: plan.handles,
                 new,
+                region_index: plan.region_index,
+                new_regions,
             },
         ))
     }
@@ -277,7 +296,7 @@ impl Registry {
             return Err(corrupt(12, "a stream holds at least one region"));
         }
         let types = self.parse_types(&mut r, types)?;
-        let regions = parse_regions(&mut r, regions)?;
+        let (regions, region_index) = parse_regions(&mut r, regions)?;
         let mut handles = HashMap::new();
         fallible::reserve_map(&mut handles, objects + aliases)?;
         let objects = parse_objects(&mut r, objects, &types, regions.len(), &mut handles)?;
@@ -331,6 +350,7 @@ impl Registry {
             objects,
             stored: stored_list,
             handles,
+            region_index,
         })
     }
 
@@ -369,10 +389,20 @@ impl Registry {
 
 /// The stream's regions: the first is the copy's root, each other one
 /// comes after its parent (so the tree has no cycle).
-fn parse_regions(r: &mut Reader<'_>, count: usize) -> Result<Vec<RegionPlan>> {
+fn parse_regions(
+    r: &mut Reader<'_>,
+    count: usize,
+) -> Result<(Vec<RegionPlan>, HashMap<RegionHandle, u32>)> {
     let mut regions = with_capacity(count)?;
+    let mut index_of = HashMap::new();
+    fallible::reserve_map(&mut index_of, count)?;
     for index in 0..count {
         let what = "the stream ends inside a region";
+        let at = r.at;
+        let old = RegionHandle::from_raw_parts(r.u32(what)?, r.u32(what)?);
+        if index_of.insert(old, index as u32).is_some() {
+            return Err(corrupt(at, "two regions claim the same handle"));
+        }
         let at = r.at;
         let parent = r.u32(what)?;
         let valid_parent = if index == 0 {
@@ -400,7 +430,7 @@ fn parse_regions(r: &mut Reader<'_>, count: usize) -> Result<Vec<RegionPlan>> {
             budget,
         });
     }
-    Ok(regions)
+    Ok((regions, index_of))
 }
 
 /// The stream's objects; their homes go into `handles`.
@@ -491,12 +521,19 @@ struct Making<'a> {
 impl Making<'_> {
     /// Makes the regions, the objects, their values and the stored
     /// references of `plan`, read from `bytes`, under `parent`.
-    fn build(&mut self, plan: &Plan, parent: RegionHandle, bytes: &[u8]) -> Result<()> {
+    /// Returns the copies' handles: objects and regions, in stream order.
+    fn build(
+        &mut self,
+        plan: &Plan,
+        parent: RegionHandle,
+        bytes: &[u8],
+    ) -> Result<(Vec<ObjectHandle>, Vec<RegionHandle>)> {
         let reg = &mut *self.registry;
         // Room for every id to go back, so that undoing cannot fail.
         fallible::reserve(&mut reg.free_region_ids, plan.regions.len())?;
         fallible::reserve_exact(&mut self.regions, plan.regions.len())?;
         fallible::reserve_exact(&mut self.objects, plan.objects.len())?;
+        let mut new_regions: Vec<RegionHandle> = with_capacity(plan.regions.len())?;
         for (index, region) in plan.regions.iter().enumerate() {
             let reg = &mut *self.registry;
             let parent = match index {
@@ -508,6 +545,7 @@ impl Making<'_> {
                 None => reg.create_region(parent)?,
             };
             self.regions.push(made.id());
+            new_regions.push(made);
             reg.live_mut(made.id()).refcount = if index == 0 { 1 } else { region.refcount };
         }
         for object in &plan.objects {
@@ -563,7 +601,7 @@ impl Making<'_> {
             self.registry
                 .record_stored(container, new[object as usize])?;
         }
-        Ok(())
+        Ok((new, new_regions))
     }
 }
 

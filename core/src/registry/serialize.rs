@@ -151,6 +151,9 @@ impl Registry {
         }
         for (index, &id) in regions.iter().enumerate() {
             let region = self.live(id);
+            let handle = self.live_handle(id);
+            w.u32(handle.id())?;
+            w.u32(handle.generation())?;
             let parent = if index == 0 {
                 NO_PARENT
             } else {
