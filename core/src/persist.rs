@@ -20,7 +20,8 @@ use crate::handle::ObjectHandle;
 use crate::registry::Registry;
 
 /// A type whose values can be serialized with their region (see
-/// `docs/FORMAT.md`). `NAME` identifies the type in the stream: a stream
+/// `docs/FORMAT.md`). The primitive numbers have serializers (named
+/// `"u64"` and so on); register them like any other. `NAME` identifies the type in the stream: a stream
 /// loads only into a registry that registered a type of that name with the
 /// same size and alignment.
 ///
@@ -251,6 +252,8 @@ impl Registry {
             T::NAME.len() <= MAX_TYPE_NAME && !T::NAME.is_empty(),
             "Persist::NAME must be 1..={MAX_TYPE_NAME} bytes"
         );
+        // A stream must never make an object `alloc_typed` would refuse.
+        crate::registry::check_layout(Layout::new::<T>())?;
         let stored_tag = self.destructors.claim::<T>()?;
         let persisters = &mut self.persisters;
         if let Some(known) = persisters.of_name(T::NAME.as_bytes()) {
@@ -275,3 +278,21 @@ impl Registry {
         Ok(())
     }
 }
+
+/// Serializers of the primitive numbers, little endian, named as the type.
+macro_rules! persist_numbers {
+    ($($t:ty),*) => {$(
+        impl Persist for $t {
+            const NAME: &'static str = stringify!($t);
+            fn save(&self, out: &mut Saver<'_>) {
+                out.bytes(&self.to_le_bytes());
+            }
+            fn load(input: &mut Loader<'_>) -> core::result::Result<Self, LoadError> {
+                let bytes = input.bytes(core::mem::size_of::<$t>())?;
+                Ok(<$t>::from_le_bytes(bytes.try_into().expect("the type's size")))
+            }
+        }
+    )*};
+}
+
+persist_numbers!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64);

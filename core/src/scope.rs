@@ -330,7 +330,7 @@ impl Registry {
 
     /// Makes the nursery of new, empty region `id` `bytes` large (rounded
     /// and clamped as `RegionBuilder::first_block_size` says).
-    fn set_first_block_size(&mut self, id: u32, bytes: usize) {
+    pub(crate) fn set_first_block_size(&mut self, id: u32, bytes: usize) {
         let wanted = bytes
             .max(1)
             .checked_next_power_of_two()

@@ -139,6 +139,8 @@ struct CoreExtras {
     /// `alloc_slice_fill_with`: the element count asked for, and the
     /// indices the closure was called with, in order.
     fill_calls: Option<(usize, Vec<usize>)>,
+    /// `SerializeRoundTrip`: the copy's handle map.
+    handle_map: Option<regions::HandleMap>,
 }
 
 /// Runs ops against the reference model and the core and compares them.
@@ -177,10 +179,11 @@ impl Driver {
         // A failure armed by an earlier run on this thread must not leak in.
         failure::disarm();
         failure::take_fired();
-        let registry = Registry::builder()
+        let mut registry = Registry::builder()
             .arena_block_size(ARENA_BLOCK_SIZE)
             .nursery_bytes(NURSERY_BYTES)
             .build();
+        typed::register_serializers(&mut registry);
         let reference = Reference::new();
         let handles = Handles::new(registry.root(), reference.model().root());
         Driver {
@@ -363,6 +366,9 @@ impl Driver {
             .map(|&o| self.handles.home(o))
             .collect();
         let mut mismatches = self.register_new_handles(&model_op, &prediction, &found);
+        if let Some(map) = &extras.handle_map {
+            mismatches.extend(self.register_copies(&prediction, map));
+        }
         mismatches.extend(self.check_contracts(&model_op, &found, &extras));
         if let Some((_, compaction)) = &extras.compaction {
             self.report.count_compaction(compaction);
@@ -484,6 +490,18 @@ impl Driver {
                 allocated
             }
             Op::Iterate { region, what } => api_ops::iterate(reg, region, what, err),
+            Op::SerializeRoundTrip { region, parent } => {
+                let copied = reg
+                    .serialize(region)
+                    .and_then(|bytes| reg.deserialize(parent, &bytes));
+                match copied {
+                    Ok((root, map)) => {
+                        extras.handle_map = Some(map);
+                        Outcome::Region(Ok(root))
+                    }
+                    Err(error) => Outcome::Region(Err(err(error))),
+                }
+            }
             Op::SaturateCounts { object } => Outcome::Done(
                 reg.set_counts_for_testing(object, u32::MAX - 1, u32::MAX - 1)
                     .map_err(err),
@@ -820,6 +838,64 @@ impl Driver {
                     problem: format!("returned {h} for {o:?}, which resolves to {resolved:?}"),
                 });
             }
+        }
+        mismatches
+    }
+
+    /// Registers the copies a `SerializeRoundTrip` made, pairing each
+    /// original with its copy through the core's handle map, and checks
+    /// that the map translates every handle each original ever had.
+    fn register_copies(
+        &mut self,
+        prediction: &Prediction,
+        map: &regions::HandleMap,
+    ) -> Vec<Mismatch> {
+        let mut mismatches = Vec::new();
+        let Some(copied) = &prediction.copied else {
+            return vec![Mismatch::Contract {
+                op: "deserialize",
+                problem: "the core made a copy the model did not predict".into(),
+            }];
+        };
+        let problem = |what: String| Mismatch::Contract {
+            op: "deserialize",
+            problem: what,
+        };
+        for &(old, new) in &copied.regions {
+            let old_handle = self.handles.region_handle(old).expect("a known region");
+            match map.region(old_handle) {
+                Some(h) => mismatches.extend(self.handles.register_region(h, new).err()),
+                None => mismatches.push(problem(format!("the map has no copy of {old_handle}"))),
+            }
+        }
+        let copies: BTreeMap<ObjectId, ObjectId> = copied.objects.iter().copied().collect();
+        let known: Vec<(ObjectHandle, ObjectId)> = self
+            .handles
+            .object_handles()
+            .filter(|(_, o)| copies.contains_key(o))
+            .collect();
+        for &(old, new) in &copied.objects {
+            let home = self.handles.home(old).expect("a live object");
+            match map.get(home) {
+                Some(h) => mismatches.extend(self.handles.register_home(h, new).err()),
+                None => mismatches.push(problem(format!("the map has no copy of {home}"))),
+            }
+        }
+        for (handle, old) in known {
+            let expected = self.handles.home(copies[&old]);
+            if map.get(handle) != expected {
+                mismatches.push(problem(format!(
+                    "the map translates {handle} of {old:?} to {:?}, not {expected:?}",
+                    map.get(handle)
+                )));
+            }
+        }
+        if map.copies().len() != copied.objects.len() {
+            mismatches.push(problem(format!(
+                "{} copies made, {} predicted",
+                map.copies().len(),
+                copied.objects.len()
+            )));
         }
         mismatches
     }

@@ -619,6 +619,15 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         #[arbitrary(with = arbitrary_budget)]
         budget: Option<u16>,
     },
+    /// `serialize(region)`, then `deserialize(parent, bytes)`: a copy of
+    /// the subtree under `parent`, whose handle map the driver checks for
+    /// every handle the copied regions and objects ever had.
+    SerializeRoundTrip {
+        /// The subtree copied.
+        region: R,
+        /// Where the copy goes.
+        parent: R,
+    },
 }
 
 impl<R, O, W> Op<R, O, W> {
@@ -658,6 +667,10 @@ impl<R, O, W> Op<R, O, W> {
             Iterate { region: r, what } => Iterate {
                 region: region(r),
                 what: *what,
+            },
+            SerializeRoundTrip { region: r, parent } => SerializeRoundTrip {
+                region: region(r),
+                parent: region(parent),
             },
             BuildRegion {
                 parent,
@@ -853,6 +866,7 @@ impl<R, O, W> Op<R, O, W> {
             AllocConvenient { .. } => "AllocConvenient",
             Iterate { .. } => "Iterate",
             BuildRegion { .. } => "BuildRegion",
+            SerializeRoundTrip { .. } => "SerializeRoundTrip",
         }
     }
 }
@@ -869,7 +883,7 @@ pub enum Operand<R, O, W> {
 }
 
 /// Number of op variants (the length of [`Op::kind_name`]'s range).
-pub const OP_KINDS: usize = 39;
+pub const OP_KINDS: usize = 40;
 
 /// How many handles of each kind the driver has seen: the valid index range
 /// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
@@ -1366,6 +1380,7 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
         2 => (region(), region_budget_strategy())
             .prop_map(|(parent, budget)| Op::CreateRegionWithBudget { parent, budget }),
         3 => (region(), object()).prop_map(|(container, object)| Op::Unstore { container, object }),
+        2 => (region(), region()).prop_map(|(region, parent)| Op::SerializeRoundTrip { region, parent }),
         2 => (object(), object()).prop_map(|(object, other)| Op::Identify { object, other }),
         4 => (region(), convenient_strategy()).prop_map(|(region, how)| Op::AllocConvenient { region, how }),
         3 => (region(), iteration_strategy()).prop_map(|(region, what)| Op::Iterate { region, what }),

@@ -98,6 +98,14 @@ fn assert_reached(
             report.rejections_of("NotStored") > 0,
         ),
         (
+            "a serialization round trip that copied objects",
+            report.reach.objects_copied > 0,
+        ),
+        (
+            "an Unserializable rejection",
+            report.rejections_of("Unserializable") > 0,
+        ),
+        (
             "an iteration that listed objects",
             report.nonempty_iterations > 0,
         ),

@@ -98,11 +98,27 @@ const MIN_REGION: usize = 8 + 4 + 4 + 1;
 const MIN_OBJECT: usize = 16 + 4 + 1 + 4 + 4 + 4 + 4;
 const MIN_STORED: usize = 4 + 4;
 const MIN_ALIAS: usize = 4 + 16;
-/// The decoded objects may take at most this many times the stream's
-/// length (plus [`EXPANSION_SLACK`]): a typed value's serializer may write
-/// fewer bytes than its type's size, but not unboundedly fewer.
+/// What the copy may take, estimated from the plan, is at most this many
+/// times the stream's length plus [`EXPANSION_SLACK`]: a typed value's
+/// serializer may write fewer bytes than its type's size, an object may
+/// be aligned far beyond its size, and a region costs more than its
+/// record, but never unboundedly more.
 const MAX_EXPANSION: usize = 4;
 const EXPANSION_SLACK: usize = 64 * 1024;
+/// The estimate's cost of one region (its slot in the registry's table and
+/// the decoder's bookkeeping) and of one object (its slot record, its
+/// handle-map entry and the decoder's bookkeeping), besides its storage.
+const REGION_COST: usize = 320;
+const OBJECT_COST: usize = 192;
+
+/// The storage a heap object of `size` bytes aligned to `align` takes at
+/// most in a page; inline objects take none besides their slot record.
+fn footprint(size: usize, align: usize) -> usize {
+    if size <= crate::INLINE_SIZE && align <= crate::INLINE_ALIGN {
+        return 0;
+    }
+    size.div_ceil(align).max(1) * align
+}
 
 /// An untrusted stream being read; every failure names its offset.
 struct Reader<'a> {
@@ -180,6 +196,16 @@ struct ObjectPlan {
     body: Body,
     strong: u32,
     weak: u32,
+}
+
+impl ObjectPlan {
+    /// The object's layout.
+    fn layout(&self, types: &[Persister]) -> Layout {
+        match self.body {
+            Body::Raw { layout, .. } => layout,
+            Body::Typed { kind, .. } => types[kind as usize].layout,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -330,13 +356,12 @@ impl Registry {
         if r.left() != 0 {
             return Err(corrupt(r.at, "bytes after the end of the stream"));
         }
-        let expanded = objects.iter().try_fold(0usize, |sum, object| {
-            let size = match object.body {
-                Body::Raw { layout, .. } => layout.size(),
-                Body::Typed { kind, .. } => types[kind as usize].layout.size(),
-            };
-            sum.checked_add(size)
-        });
+        let expanded = objects
+            .iter()
+            .try_fold(regions.len() * REGION_COST, |sum, object| {
+                let layout = object.layout(&types);
+                sum.checked_add(OBJECT_COST + footprint(layout.size(), layout.align()))
+            });
         let limit = bytes.len().saturating_mul(MAX_EXPANSION) + EXPANSION_SLACK;
         if !expanded.is_some_and(|size| size <= limit) {
             return Err(corrupt(
@@ -534,6 +559,14 @@ impl Making<'_> {
         fallible::reserve_exact(&mut self.regions, plan.regions.len())?;
         fallible::reserve_exact(&mut self.objects, plan.objects.len())?;
         let mut new_regions: Vec<RegionHandle> = with_capacity(plan.regions.len())?;
+        // Each region's first block holds exactly its objects, so a stream
+        // of many small regions does not open many large nurseries.
+        let mut storage: Vec<usize> = with_capacity(plan.regions.len())?;
+        storage.resize(plan.regions.len(), 0);
+        for object in &plan.objects {
+            let layout = object.layout(&plan.types);
+            storage[object.region as usize] += footprint(layout.size(), layout.align());
+        }
         for (index, region) in plan.regions.iter().enumerate() {
             let reg = &mut *self.registry;
             let parent = match index {
@@ -544,6 +577,7 @@ impl Making<'_> {
                 Some(budget) => reg.create_region_with_budget(parent, budget)?,
                 None => reg.create_region(parent)?,
             };
+            reg.set_first_block_size(made.id(), storage[index]);
             self.regions.push(made.id());
             new_regions.push(made);
             reg.live_mut(made.id()).refcount = if index == 0 { 1 } else { region.refcount };

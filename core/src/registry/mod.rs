@@ -13,6 +13,8 @@ mod death;
 mod deserialize;
 mod iter;
 mod objects;
+
+pub(crate) use objects::check_layout;
 mod resolve;
 mod serialize;
 mod stored;

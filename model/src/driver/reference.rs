@@ -74,6 +74,8 @@ pub(crate) struct Prediction {
     pub moved: Vec<ObjectId>,
     /// Objects destroyed, with their last state.
     pub destroyed: Vec<Destroyed>,
+    /// What a `SerializeRoundTrip` copied, original → copy.
+    pub copied: Option<crate::model::Copied>,
     /// The token an `AllocTyped` value carries, or the first token of the
     /// elements of a tracked `AllocSlice` (element `i` carries `token + i`).
     pub token: Option<u64>,
@@ -94,6 +96,7 @@ impl Prediction {
             outcome,
             moved: Vec::new(),
             destroyed: Vec::new(),
+            copied: None,
             token: None,
             touched_regions: BTreeSet::new(),
             touched_objects: BTreeSet::new(),
@@ -280,6 +283,23 @@ impl Reference {
             }
             Op::Unstore { container, object } => {
                 Outcome::Done(m.unstore(container, object).map_err(Into::into))
+            }
+            Op::SerializeRoundTrip { region, parent } => {
+                let copied = m.serialize_round_trip(region, parent, super::typed::is_serializable);
+                if let Ok(copied) = &copied {
+                    let new_regions = copied.regions.iter().map(|&(_, new)| new);
+                    self.regions.extend(new_regions.clone());
+                    prediction.touched_regions.extend(new_regions);
+                    let new_objects = copied.objects.iter().map(|&(_, new)| new);
+                    self.objects.extend(new_objects.clone());
+                    prediction.touched_objects.extend(new_objects);
+                }
+                let root = copied
+                    .as_ref()
+                    .map(|copied| copied.root)
+                    .map_err(|e| (*e).into());
+                prediction.copied = copied.ok();
+                Outcome::Region(root)
             }
             Op::Identify { object, other } => self.identify(object, other),
             Op::AllocConvenient { region, how } => self.run_convenient(region, how, prediction),

@@ -100,6 +100,8 @@ impl Report {
         r.weakly_held_destroyed_by_death += o.weakly_held_destroyed_by_death;
         r.stored_references_released_by_death += o.stored_references_released_by_death;
         r.unstores += o.unstores;
+        r.round_trips += o.round_trips;
+        r.objects_copied += o.objects_copied;
         self.nonempty_iterations += other.nonempty_iterations;
         self.mutating_iterations += other.mutating_iterations;
         self.panicked_fills += other.panicked_fills;

@@ -198,6 +198,36 @@ impl TypedValue for Page {
     }
 }
 
+/// The harness's serializable type: its payload, little endian.
+impl regions::Persist for Page {
+    const NAME: &'static str = "regions_model::Page";
+    fn save(&self, out: &mut regions::Saver<'_>) {
+        out.u64(self.0);
+    }
+    fn load(input: &mut regions::Loader<'_>) -> Result<Self, regions::LoadError> {
+        Ok(Page(input.u64()?))
+    }
+}
+
+/// The typed kinds the driver registers a serializer for (`u64` and
+/// `Page`); the others make a serialization `Unserializable`.
+pub(crate) const SERIALIZABLE: [TypedKind; 2] = [TypedKind::U64, TypedKind::Page];
+
+/// Whether typed tag `tag` is of a [`SERIALIZABLE`] kind.
+pub(crate) fn is_serializable(tag: u64) -> bool {
+    SERIALIZABLE.iter().any(|kind| kind.info().tag == tag)
+}
+
+/// Registers the serializers of [`SERIALIZABLE`] with `registry`.
+pub(crate) fn register_serializers(registry: &mut regions::Registry) {
+    registry
+        .register_persist::<u64>()
+        .expect("a fresh registry");
+    registry
+        .register_persist::<Page>()
+        .expect("a fresh registry");
+}
+
 /// Runs `$body` with the type alias `$t` bound to `$kind`'s Rust type.
 macro_rules! with_type {
     ($kind:expr, $t:ident => $body:expr) => {

@@ -98,6 +98,9 @@
 mod object;
 mod queries;
 mod region;
+mod serial;
+
+pub use serial::Copied;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -141,6 +144,8 @@ pub enum ModelError {
     OutOfMemory,
     /// `unstore` of a reference the container did not store.
     NotStored,
+    /// Serialization of a typed object whose type has no serializer.
+    Unserializable,
 }
 
 impl fmt::Display for ModelError {
@@ -249,6 +254,10 @@ pub struct Reach {
     pub stored_references_released_by_death: u64,
     /// Stored references given back by `unstore`.
     pub unstores: u64,
+    /// Serialization round trips that made a copy.
+    pub round_trips: u64,
+    /// Objects those copies hold.
+    pub objects_copied: u64,
 }
 
 /// The registry-wide event counters and peaks of `docs/SEMANTICS.md`

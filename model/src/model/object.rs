@@ -405,7 +405,7 @@ impl Model {
     }
 
     /// Adds a new object with a fresh, never-reused id.
-    fn insert_object(
+    pub(super) fn insert_object(
         &mut self,
         home: RegionId,
         align: usize,

@@ -26,7 +26,7 @@ impl Model {
         self.create_region_with(parent, Some(budget))
     }
 
-    fn create_region_with(
+    pub(super) fn create_region_with(
         &mut self,
         parent: RegionId,
         budget: Option<usize>,
@@ -196,7 +196,7 @@ impl Model {
     }
 
     /// Mutable state of a region the caller already checked is live.
-    fn live_region_mut(&mut self, r: RegionId) -> &mut RegionState {
+    pub(super) fn live_region_mut(&mut self, r: RegionId) -> &mut RegionState {
         self.regions.get_mut(&r).expect("region is live")
     }
 }
