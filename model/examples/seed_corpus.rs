@@ -108,6 +108,10 @@ fn features(report: &Report) -> BTreeSet<String> {
         ("iteration listed objects", report.nonempty_iterations > 0),
         ("iter_mut changed values", report.mutating_iterations > 0),
         ("alloc_with init panicked", report.panicked_fills > 0),
+        (
+            "serialization round trip copied objects",
+            report.reach.objects_copied > 0,
+        ),
     ];
     features.extend(
         goals

@@ -130,6 +130,11 @@ fn committed_corpus_reaches_the_failure_paths() {
             report.panicked_fills > 0,
         ),
         ("an injected OutOfMemory", report.injected_failures > 0),
+        (
+            "a serialization round trip that copied objects",
+            report.reach.objects_copied > 0,
+        ),
+        ("Unserializable", rejected("Unserializable")),
     ];
     let missed: Vec<&str> = goals
         .iter()
