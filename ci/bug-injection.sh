@@ -2,8 +2,9 @@
 # Harness strength: injects each bug of ci/mutants/*.patch into a scratch
 # worktree of HEAD, one at a time (nothing is committed or left applied), and
 # measures how long each engine takes to report it: the proptest state
-# machine, `cargo fuzz run ops` from the committed corpus, and the soak
-# runner. Builds happen before each clock starts. The committed proptest
+# machine, `cargo fuzz run ops` from the committed corpus, the soak
+# runner, and (for bugs in serialization) `cargo fuzz run deserialize` from
+# corpus/deserialize. Builds happen before each clock starts. The committed proptest
 # regressions are set aside, so proptest finds every bug from scratch.
 #
 # Usage: ci/bug-injection.sh [mutant-name ...]     (default: every patch)
@@ -53,8 +54,8 @@ clock() {
   fi
 }
 
-echo "| injected bug | proptest state machine | cargo fuzz run ops | soak runner |"
-echo "|---|---|---|---|"
+echo "| injected bug | proptest state machine | cargo fuzz run ops | soak runner | cargo fuzz run deserialize |"
+echo "|---|---|---|---|---|"
 for mutant in "${mutants[@]}"; do
   git apply "$repo/ci/mutants/$mutant.patch"
   rm -f proptest-regressions/state_machine.txt
@@ -69,7 +70,17 @@ for mutant in "${mutants[@]}"; do
   fuzz=$(cd fuzz && clock "$logs/$mutant.fuzz" \
     cargo +nightly fuzz run ops "$corpus" -- -max_total_time="$limit")
   soak=$(clock "$logs/$mutant.soak" target/release/soak --seconds "$limit" --seed "$soak_seed")
-  echo "| \`$mutant\` | $proptest | $fuzz | $soak |"
+  # The decoder's own fuzz target runs for bugs in serialization only.
+  decoder="—"
+  if grep -qE 'registry/(de)?serialize\.rs|src/persist\.rs' "$repo/ci/mutants/$mutant.patch"; then
+    (cd fuzz && cargo +nightly fuzz build deserialize) >>"$logs/$mutant.build" 2>&1
+    dcorpus=$(mktemp -d)
+    cp corpus/deserialize/* "$dcorpus/"
+    decoder=$(cd fuzz && clock "$logs/$mutant.deserialize" \
+      cargo +nightly fuzz run deserialize "$dcorpus" -- -max_total_time="$limit")
+    rm -rf "$dcorpus"
+  fi
+  echo "| \`$mutant\` | $proptest | $fuzz | $soak | $decoder |"
 
   rm -rf "$corpus"
   git checkout --quiet -- core

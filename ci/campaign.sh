@@ -2,20 +2,27 @@
 # The differential campaign (the README's main command): the core against
 # the reference model, by the seeded soak runner (stable toolchain) and the
 # coverage-guided fuzz target `ops` (nightly, cargo-fuzz) side by side, one
-# core each. Installs cargo-fuzz when missing; needs the nightly toolchain.
+# core each; and, on a third core at the same time, the fuzz target
+# `deserialize` (untrusted streams into `Registry::deserialize`, seeded from
+# corpus/deserialize/). Installs cargo-fuzz when missing; needs the nightly
+# toolchain.
 #
 # Environment:
 #   SOAK_SECONDS   soak duration (default 300)
-#   FUZZ_SECONDS   fuzz duration (default 300)
+#   FUZZ_SECONDS   fuzz duration, of each fuzz target (default 300)
 #   SOAK_SEED      soak master seed (default: random, printed)
 #   CAMPAIGN_DIR   scratch directory (default target/campaign): logs, and the
-#                  corpus entries the fuzzer finds
+#                  corpus entries the fuzzers find
 #   MERGE_CORPUS=1 afterwards, merge the new entries into corpus/ops/ and
-#                  minimize it with `cargo fuzz cmin` (review, then commit)
+#                  corpus/deserialize/ and minimize them with `cargo fuzz
+#                  cmin` (review, then commit)
 #
-# Exits non-zero if either engine finds a divergence (or panic). Fuzz
-# crashes land in fuzz/artifacts/ops/; replay one with
+# Exits non-zero if any engine finds a divergence (or panic). Fuzz crashes
+# land in fuzz/artifacts/ops/ and fuzz/artifacts/deserialize/; replay an
+# `ops` one with
 #   cargo run --release -p regions-model --features small-generations --bin repro -- --artifact fuzz/artifacts/ops/crash-…
+# and a `deserialize` one with
+#   (cd fuzz && cargo +nightly fuzz run deserialize artifacts/deserialize/crash-…)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -41,15 +48,17 @@ cargo fuzz --version
 
 step "build (before the clock starts)"
 cargo build --release -p regions-model --bin soak
-(cd fuzz && cargo +nightly fuzz build ops)
+(cd fuzz && cargo +nightly fuzz build ops && cargo +nightly fuzz build deserialize)
 
 new_corpus=$scratch/corpus
-rm -rf "$new_corpus"
-mkdir -p "$new_corpus"
+new_corpus_de=$scratch/corpus-deserialize
+rm -rf "$new_corpus" "$new_corpus_de"
+mkdir -p "$new_corpus" "$new_corpus_de"
 soak_log=$scratch/soak.log
 fuzz_log=$scratch/fuzz.log
+fuzz_de_log=$scratch/fuzz-deserialize.log
 
-step "soak ${soak_seconds}s and fuzz ${fuzz_seconds}s in parallel (logs in $scratch)"
+step "soak ${soak_seconds}s, fuzz ops ${fuzz_seconds}s and fuzz deserialize ${fuzz_seconds}s in parallel (logs in $scratch)"
 # The soak prints a progress line every few seconds; the fuzzer's own log is
 # long, so only its pulses and its verdict are echoed here.
 (
@@ -69,11 +78,22 @@ soak_pid=$!
       sed -u 's/^/[fuzz] /'
 ) &
 fuzz_pid=$!
+(
+  cd fuzz &&
+    cargo +nightly fuzz run deserialize "$new_corpus_de" "$root/corpus/deserialize" -- \
+      -max_total_time="$fuzz_seconds" -print_final_stats=1 2>&1 |
+    tee "$fuzz_de_log" |
+      grep --line-buffered -E 'pulse|INITED|DONE|Done [0-9]+ runs|ERROR|panicked|SUMMARY' |
+      sed -u 's/^/[fuzz deserialize] /'
+) &
+fuzz_de_pid=$!
 
 soak_status=0
 wait "$soak_pid" || soak_status=$?
 fuzz_status=0
 wait "$fuzz_pid" || fuzz_status=$?
+fuzz_de_status=0
+wait "$fuzz_de_pid" || fuzz_de_status=$?
 
 step "results"
 if [[ $soak_status -eq 0 ]]; then
@@ -93,6 +113,17 @@ else
   echo "fuzz: artifacts:"
   ls -1 fuzz/artifacts/ops/ 2>/dev/null | sed 's|^|  fuzz/artifacts/ops/|' || true
 fi
+execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$fuzz_de_log" | tail -n 1)
+rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$fuzz_de_log" | tail -n 1)
+found=$(find "$new_corpus_de" -type f | wc -l)
+if [[ $fuzz_de_status -eq 0 ]]; then
+  echo "fuzz deserialize: PASS: ${execs:-?} inputs, ${rate:-?} exec/s, $found new corpus entries in $new_corpus_de"
+else
+  echo "fuzz deserialize: FAIL (status $fuzz_de_status); the end of its log:"
+  tail -n 60 "$fuzz_de_log"
+  echo "fuzz deserialize: artifacts:"
+  ls -1 fuzz/artifacts/deserialize/ 2>/dev/null | sed 's|^|  fuzz/artifacts/deserialize/|' || true
+fi
 
 if [[ ${MERGE_CORPUS:-0} == 1 && $fuzz_status -eq 0 ]]; then
   step "merge the new entries into corpus/ops/ and minimize (cargo fuzz cmin)"
@@ -101,8 +132,15 @@ if [[ ${MERGE_CORPUS:-0} == 1 && $fuzz_status -eq 0 ]]; then
   (cd fuzz && cargo +nightly fuzz cmin ops ../corpus/ops)
   echo "corpus/ops: $before -> $(find corpus/ops -type f | wc -l) files"
 fi
+if [[ ${MERGE_CORPUS:-0} == 1 && $fuzz_de_status -eq 0 ]]; then
+  step "merge the new entries into corpus/deserialize/ and minimize (cargo fuzz cmin)"
+  before=$(find corpus/deserialize -type f | wc -l)
+  find "$new_corpus_de" -type f -exec cp {} corpus/deserialize/ \;
+  (cd fuzz && cargo +nightly fuzz cmin deserialize ../corpus/deserialize)
+  echo "corpus/deserialize: $before -> $(find corpus/deserialize -type f | wc -l) files"
+fi
 
-if [[ $soak_status -ne 0 || $fuzz_status -ne 0 ]]; then
+if [[ $soak_status -ne 0 || $fuzz_status -ne 0 || $fuzz_de_status -ne 0 ]]; then
   echo "campaign: FAIL"
   exit 1
 fi

@@ -165,6 +165,24 @@ MUTANTS = {
         "                resolved.position(|found| found.is_ok_and(|found| found.region() == home.region()))\n",
         "`unstore` matches a record by the region its object lives in instead of the object, so it gives back a reference to a different object",
     ),
+    "decoder-index-off-by-one": (
+        "core/src/registry/deserialize.rs",
+        "        if index as usize >= len {\n",
+        "        if index as usize > len {\n",
+        "the decoder accepts an index equal to its table's length (a missed bound check), so a stored reference, old handle, object region or type can name one past the end",
+    ),
+    "decoder-reads-one-byte-too-many": (
+        "core/src/registry/deserialize.rs",
+        "            Some(end) if end <= self.bytes.len() => {\n",
+        "            Some(end) if end <= self.bytes.len() + 1 => {\n",
+        "the decoder's length check allows a field to end one byte past the stream (an off-by-one length)",
+    ),
+    "old-handle-of-a-forwarding-slot-is-wrong": (
+        "core/src/registry/serialize.rs",
+        "                        let generation = record.generation.wrapping_sub(1);\n",
+        "                        let generation = record.generation;\n",
+        "serialization writes the old handle of a forwarding slot with the slot's current generation, so the handle map translates a handle the object never had and misses the one it had (a wrong handle-map entry)",
+    ),
 }
 
 
