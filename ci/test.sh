@@ -32,6 +32,10 @@ step "cargo build -p regions --no-default-features (no_std + alloc)"
 cargo build -p regions --no-default-features
 cargo build -p regions --no-default-features --features poison
 cargo build -p regions --no-default-features --features leak-report
+cargo build -p regions --no-default-features --features serde
+
+step "cargo test -p regions --features serde --doc (serializers through serde)"
+cargo test -p regions --features serde --doc
 
 step "cargo fmt --check"
 rustup component add rustfmt >/dev/null 2>&1 || true
@@ -42,6 +46,7 @@ rustup component add clippy >/dev/null 2>&1 || true
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p regions --all-targets --features poison -- -D warnings
 cargo clippy -p regions --all-targets --features leak-report -- -D warnings
+cargo clippy -p regions --all-targets --features serde -- -D warnings
 
 step "rustdoc -D warnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc -p regions --no-deps

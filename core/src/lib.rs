@@ -155,6 +155,8 @@ mod invariants;
 #[cfg(feature = "leak-report")]
 mod leak_report;
 mod persist;
+#[cfg(feature = "serde")]
+mod persist_serde;
 mod poison;
 mod pool;
 mod region;
@@ -182,6 +184,8 @@ pub use leak_report::{
     LeakReport, LeakedObject, Origin, RetainedAtDeath, RetainedObject, LEAK_EVENT_LOG_LEN,
 };
 pub use persist::{LoadError, Loader, Persist, Saver, MAX_TYPE_NAME};
+#[cfg(feature = "serde")]
+pub use persist_serde::serde_support;
 pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};
 pub use registry::{HandleMap, MemoryUsage, Registry};
 pub use scope::{RegionBuilder, RegionScope};
