@@ -30,3 +30,44 @@ proptest! {
         prop_assert!(report.ops_by_kind.contains_key("SerializeRoundTrip"));
     }
 }
+
+/// A valid stream whose copy would exceed the decoder's memory limit is
+/// refused (`CorruptInput`), as the model predicts from `docs/FORMAT.md`'s
+/// limit: twenty one-byte objects aligned to 4096 need about 86 KB, their
+/// stream about 1 KB.
+#[test]
+fn a_copy_beyond_the_decoders_limit_is_refused_as_predicted() {
+    let report = run(&[
+        CreateRegion { parent: Root },
+        AllocBulk {
+            region: Region(1),
+            size: 1,
+            align_log2: 12,
+            tag: 1,
+            count: 20,
+            fill: 3,
+            mismatched_len: false,
+        },
+        SerializeRoundTrip {
+            region: Region(1),
+            parent: Root,
+        },
+        AllocBulk {
+            region: Region(1),
+            size: 1,
+            align_log2: 12,
+            tag: 1,
+            count: 2,
+            fill: 3,
+            mismatched_len: false,
+        },
+        CreateRegion { parent: Root },
+        SerializeRoundTrip {
+            region: Region(2),
+            parent: Root,
+        },
+    ])
+    .unwrap_or_else(|failure| panic!("{failure}"));
+    assert_eq!(report.rejections_of("CorruptInput"), 1);
+    assert_eq!(report.reach.round_trips, 1);
+}

@@ -51,6 +51,7 @@ impl From<regions::Error> for Rejection {
             ErrorKind::BudgetExceeded => ModelError::BudgetExceeded,
             ErrorKind::NotStored => ModelError::NotStored,
             ErrorKind::Unserializable => ModelError::Unserializable,
+            ErrorKind::CorruptInput => ModelError::CorruptInput,
             // The model never predicts resource failures (its decision 2),
             // and a type tag collision between the driver's five types would
             // be a bug of the tag hash.

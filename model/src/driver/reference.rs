@@ -285,7 +285,7 @@ impl Reference {
                 Outcome::Done(m.unstore(container, object).map_err(Into::into))
             }
             Op::SerializeRoundTrip { region, parent } => {
-                let copied = m.serialize_round_trip(region, parent, super::typed::is_serializable);
+                let copied = m.serialize_round_trip(region, parent, super::typed::stream_type);
                 if let Ok(copied) = &copied {
                     let new_regions = copied.regions.iter().map(|&(_, new)| new);
                     self.regions.extend(new_regions.clone());

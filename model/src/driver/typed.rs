@@ -213,9 +213,21 @@ impl regions::Persist for Page {
 /// `Page`); the others make a serialization `Unserializable`.
 pub(crate) const SERIALIZABLE: [TypedKind; 2] = [TypedKind::U64, TypedKind::Page];
 
-/// Whether typed tag `tag` is of a [`SERIALIZABLE`] kind.
-pub(crate) fn is_serializable(tag: u64) -> bool {
-    SERIALIZABLE.iter().any(|kind| kind.info().tag == tag)
+/// What a stream holds of typed tag `tag`'s serializer, if it is of a
+/// [`SERIALIZABLE`] kind: its name's length and 8 bytes per value (both
+/// write one `u64`).
+pub(crate) fn stream_type(tag: u64) -> Option<crate::model::StreamType> {
+    let kind = SERIALIZABLE
+        .into_iter()
+        .find(|kind| kind.info().tag == tag)?;
+    let name_len = match kind {
+        TypedKind::U64 => <u64 as regions::Persist>::NAME.len(),
+        _ => <Page as regions::Persist>::NAME.len(),
+    };
+    Some(crate::model::StreamType {
+        name_len,
+        value_len: 8,
+    })
 }
 
 /// Registers the serializers of [`SERIALIZABLE`] with `registry`.

@@ -100,7 +100,7 @@ mod queries;
 mod region;
 mod serial;
 
-pub use serial::Copied;
+pub use serial::{Copied, StreamType};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -146,6 +146,9 @@ pub enum ModelError {
     NotStored,
     /// Serialization of a typed object whose type has no serializer.
     Unserializable,
+    /// A stream the decoder refuses (for the model: a valid one whose copy
+    /// would exceed the decoder's memory limit).
+    CorruptInput,
 }
 
 impl fmt::Display for ModelError {

@@ -2,8 +2,34 @@
 //! (`serialize(region)` then `deserialize(parent, bytes)`) makes a copy of
 //! the subtree under `parent`; this is what the copy must be.
 
-use super::{Model, ModelError, ObjectId, RegionId};
+use super::{Model, ModelError, ObjectId, RegionId, INLINE_SIZE};
 use std::collections::BTreeMap;
+
+/// What the stream needs to know of a serializable type: the length of
+/// its name and of its values' encoding (`docs/FORMAT.md`).
+#[derive(Clone, Copy, Debug)]
+pub struct StreamType {
+    /// Bytes of the type's `NAME`.
+    pub name_len: usize,
+    /// Bytes its serializer writes per value.
+    pub value_len: usize,
+}
+
+/// The decoder's limit (`docs/FORMAT.md`, "Limits"): the copy's estimated
+/// memory must be at most `MAX_EXPANSION × stream length + EXPANSION_SLACK`.
+const REGION_COST: usize = 320;
+const OBJECT_COST: usize = 192;
+const MAX_EXPANSION: usize = 4;
+const EXPANSION_SLACK: usize = 64 * 1024;
+
+/// A heap object's storage in the estimate: its size rounded up to its
+/// alignment, at least the alignment; none for an inline object.
+fn footprint(size: usize, align: usize) -> usize {
+    if size <= INLINE_SIZE && align <= INLINE_SIZE {
+        return 0;
+    }
+    size.div_ceil(align).max(1) * align
+}
 
 /// What a round trip made: the copy's root, and each original region and
 /// object with its copy.
@@ -32,12 +58,16 @@ impl Model {
     /// `BudgetExceeded` (the registry budget would be exceeded by the
     /// copies' payload — only if there is a copy: allocating nothing
     /// consults no budget — or a copied region's own objects exceed its
-    /// budget).
+    /// budget) — except that first, if the copy's estimated memory exceeds
+    /// the decoder's limit for the stream's length, `CorruptInput`
+    /// ("the objects would take far more memory than the stream": a valid
+    /// stream refused so that decoding stays bounded by its input).
+    /// `types(tag)` describes each typed tag's serializer (`None`: none).
     pub fn serialize_round_trip(
         &mut self,
         region: RegionId,
         parent: RegionId,
-        serializable: impl Fn(u64) -> bool,
+        types: impl Fn(u64) -> Option<StreamType>,
     ) -> Result<Copied, ModelError> {
         self.live_region(region)?;
         let regions = self.subtree_regions(region);
@@ -48,12 +78,21 @@ impl Model {
             .collect();
         let unserializable = objects.iter().any(|o| {
             let state = &self.objects[o];
-            state.typed && !serializable(state.tag)
+            state.typed && types(state.tag).is_none()
         });
         if unserializable {
             return Err(ModelError::Unserializable);
         }
         self.live_region(parent)?;
+        let length = self.stream_length(&regions, &objects, &types);
+        let estimate = regions.len() * REGION_COST
+            + objects
+                .iter()
+                .map(|o| OBJECT_COST + footprint(self.objects[o].size, self.objects[o].align))
+                .sum::<usize>();
+        if estimate > MAX_EXPANSION * length + EXPANSION_SLACK {
+            return Err(ModelError::CorruptInput);
+        }
         let copied: usize = objects.iter().map(|o| self.objects[o].size).sum();
         // Each copy is an allocation: with none, no budget is consulted.
         if let (Some(budget), false) = (self.budget, objects.is_empty()) {
@@ -114,6 +153,48 @@ impl Model {
             regions: region_copies.into_iter().collect(),
             objects: object_copies.into_iter().collect(),
         })
+    }
+
+    /// The length of the stream of `regions` and `objects` (`docs/FORMAT.md`:
+    /// header, types, regions, objects, stored references, old handles —
+    /// one per move of each object, every old home still resolving).
+    fn stream_length(
+        &self,
+        regions: &[RegionId],
+        objects: &[ObjectId],
+        types: &impl Fn(u64) -> Option<StreamType>,
+    ) -> usize {
+        let mut tags: Vec<u64> = Vec::new();
+        let mut length = 4 + 2 + 2 + 5 * 4;
+        for &r in regions {
+            length += 8
+                + 4
+                + 4
+                + 1
+                + if self.regions[&r].budget.is_some() {
+                    8
+                } else {
+                    0
+                };
+            let stored = &self.regions[&r].stored;
+            length += 8 * stored.iter().filter(|o| objects.contains(o)).count();
+        }
+        for o in objects {
+            let state = &self.objects[o];
+            length += 16 + 4 + 1 + 8;
+            if state.typed {
+                let kind = types(state.tag).expect("checked: serializable");
+                length += 4 + 4 + kind.value_len;
+                if !tags.contains(&state.tag) {
+                    tags.push(state.tag);
+                    length += 2 + kind.name_len + 4 + 1;
+                }
+            } else {
+                length += 8 + 4 + 1 + state.size;
+            }
+            length += 20 * state.promotions as usize;
+        }
+        length
     }
 
     /// `region` and its live descendants, each after its parent.
