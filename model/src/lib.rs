@@ -16,6 +16,11 @@
 //! debugging of failing traces): the soak runner (`cargo run --release -p
 //! regions-model --bin soak`), the repro tool (`--bin repro`), the fuzz
 //! target in `fuzz/` and the smoke tests that run them under `cargo test`.
+//!
+//! [`serial_fixture`] (which uses the core too) is the fixture of the
+//! serialization tests: populated registries, the `Persist` types they
+//! register, and the checks the fuzz target `deserialize` and the corpus
+//! replay test make on untrusted streams.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -23,6 +28,7 @@ pub mod driver;
 pub mod engine;
 pub mod model;
 pub mod op;
+pub mod serial_fixture;
 pub mod shrink;
 
 pub use model::{

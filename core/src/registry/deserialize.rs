@@ -556,16 +556,26 @@ impl Making<'_> {
         let reg = &mut *self.registry;
         // Room for every id to go back, so that undoing cannot fail.
         fallible::reserve(&mut reg.free_region_ids, plan.regions.len())?;
+        // The region table grows by what the copy needs (or an eighth),
+        // not by doubling: what decoding takes stays proportional to the
+        // stream, and repeated small copies still grow it geometrically.
+        let new_slots = plan.regions.len().saturating_sub(reg.free_region_ids.len());
+        if reg.regions.capacity() - reg.regions.len() < new_slots {
+            let growth = new_slots.max(reg.regions.len() / 8);
+            fallible::reserve_exact(&mut reg.regions, growth)?;
+        }
         fallible::reserve_exact(&mut self.regions, plan.regions.len())?;
         fallible::reserve_exact(&mut self.objects, plan.objects.len())?;
         let mut new_regions: Vec<RegionHandle> = with_capacity(plan.regions.len())?;
         // Each region's first block holds exactly its objects, so a stream
         // of many small regions does not open many large nurseries.
-        let mut storage: Vec<usize> = with_capacity(plan.regions.len())?;
-        storage.resize(plan.regions.len(), 0);
+        let mut storage: Vec<(usize, usize)> = with_capacity(plan.regions.len())?;
+        storage.resize(plan.regions.len(), (0, 0));
         for object in &plan.objects {
             let layout = object.layout(&plan.types);
-            storage[object.region as usize] += footprint(layout.size(), layout.align());
+            let (bytes, count) = &mut storage[object.region as usize];
+            *bytes += footprint(layout.size(), layout.align());
+            *count += 1;
         }
         for (index, region) in plan.regions.iter().enumerate() {
             let reg = &mut *self.registry;
@@ -577,7 +587,10 @@ impl Making<'_> {
                 Some(budget) => reg.create_region_with_budget(parent, budget)?,
                 None => reg.create_region(parent)?,
             };
-            reg.set_first_block_size(made.id(), storage[index]);
+            let (bytes, count) = storage[index];
+            reg.set_first_block_size(made.id(), bytes);
+            // Its slot table takes exactly its objects.
+            reg.reserve_objects(made.id(), count)?;
             self.regions.push(made.id());
             new_regions.push(made);
             reg.live_mut(made.id()).refcount = if index == 0 { 1 } else { region.refcount };
