@@ -587,13 +587,14 @@ impl Making<'_> {
                 Some(budget) => reg.create_region_with_budget(parent, budget)?,
                 None => reg.create_region(parent)?,
             };
+            // Listed at once, so that a failure below undoes it too.
+            self.regions.push(made.id());
+            new_regions.push(made);
+            reg.live_mut(made.id()).refcount = if index == 0 { 1 } else { region.refcount };
             let (bytes, count) = storage[index];
             reg.set_first_block_size(made.id(), bytes);
             // Its slot table takes exactly its objects.
             reg.reserve_objects(made.id(), count)?;
-            self.regions.push(made.id());
-            new_regions.push(made);
-            reg.live_mut(made.id()).refcount = if index == 0 { 1 } else { region.refcount };
         }
         for object in &plan.objects {
             let reg = &mut *self.registry;
