@@ -102,28 +102,23 @@ else
   echo "soak: FAIL (status $soak_status); the failure, its shrunk trace and the repro command:"
   sed -n '/^soak: FAIL/,$p' "$soak_log"
 fi
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$fuzz_log" | tail -n 1)
-rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$fuzz_log" | tail -n 1)
-found=$(find "$new_corpus" -type f | wc -l)
-if [[ $fuzz_status -eq 0 ]]; then
-  echo "fuzz: PASS: ${execs:-?} inputs, ${rate:-?} exec/s, $found new corpus entries in $new_corpus"
-else
-  echo "fuzz: FAIL (status $fuzz_status); the end of its log:"
-  tail -n 60 "$fuzz_log"
-  echo "fuzz: artifacts:"
-  ls -1 fuzz/artifacts/ops/ 2>/dev/null | sed 's|^|  fuzz/artifacts/ops/|' || true
-fi
-execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$fuzz_de_log" | tail -n 1)
-rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$fuzz_de_log" | tail -n 1)
-found=$(find "$new_corpus_de" -type f | wc -l)
-if [[ $fuzz_de_status -eq 0 ]]; then
-  echo "fuzz deserialize: PASS: ${execs:-?} inputs, ${rate:-?} exec/s, $found new corpus entries in $new_corpus_de"
-else
-  echo "fuzz deserialize: FAIL (status $fuzz_de_status); the end of its log:"
-  tail -n 60 "$fuzz_de_log"
-  echo "fuzz deserialize: artifacts:"
-  ls -1 fuzz/artifacts/deserialize/ 2>/dev/null | sed 's|^|  fuzz/artifacts/deserialize/|' || true
-fi
+# Prints a fuzz target's verdict: target, exit status, log, new entries.
+report_fuzz() {
+  local target=$1 status=$2 log=$3 entries=$4 execs rate found
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+  found=$(find "$entries" -type f | wc -l)
+  if [[ $status -eq 0 ]]; then
+    echo "fuzz $target: PASS: ${execs:-?} inputs, ${rate:-?} exec/s, $found new corpus entries in $entries"
+  else
+    echo "fuzz $target: FAIL (status $status); the end of its log:"
+    tail -n 60 "$log"
+    echo "fuzz $target: artifacts:"
+    ls -1 "fuzz/artifacts/$target/" 2>/dev/null | sed "s|^|  fuzz/artifacts/$target/|" || true
+  fi
+}
+report_fuzz ops "$fuzz_status" "$fuzz_log" "$new_corpus"
+report_fuzz deserialize "$fuzz_de_status" "$fuzz_de_log" "$new_corpus_de"
 
 if [[ ${MERGE_CORPUS:-0} == 1 && $fuzz_status -eq 0 ]]; then
   step "merge the new entries into corpus/ops/ and minimize (cargo fuzz cmin)"

@@ -264,6 +264,7 @@ impl RegionSettings {
         // With room for the id to go back, the undo below cannot fail: an
         // empty region's death needs nothing else.
         fallible::reserve(&mut registry.free_region_ids, 1)?;
+        let counters_before = registry.accounts.counters();
         let region = match self.budget {
             Some(budget) => registry.create_region_with_budget(self.parent, budget)?,
             None => registry.create_region(self.parent)?,
@@ -276,8 +277,7 @@ impl RegionSettings {
                 let undone = registry.release_region(region);
                 debug_assert_eq!(undone, Ok(true), "an empty region dies without memory");
                 // It never existed as far as the statistics go.
-                registry.accounts.regions_created -= 1;
-                registry.accounts.region_deaths -= 1;
+                registry.accounts.restore(counters_before);
                 return Err(error);
             }
         }
