@@ -40,7 +40,7 @@ use core::fmt;
 
 use hashbrown::HashMap;
 
-use crate::handle::ObjectHandle;
+use crate::handle::{ObjectHandle, RegionHandle};
 use crate::region::{Region, NO_PARENT, NO_REGION};
 use crate::registry::Registry;
 use crate::slot_table::Occupant;
@@ -122,6 +122,58 @@ impl Registry {
         self.check_stored(&mut problems);
         #[cfg(feature = "leak-report")]
         self.leaks.check(&self.regions, &mut problems);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(InvariantViolations(problems))
+        }
+    }
+
+    /// Checks the invariants local to `regions`, in time proportional to
+    /// their objects and pages rather than to the whole registry: for each
+    /// live one, its slot table, objects, pages and pools, its strong, moved
+    /// and dedicated counts, its tree links and its stored-reference list;
+    /// a dead or unknown handle is skipped. Registry-wide facts (forwarding
+    /// record counts, the registry's sums, the free list, reachability) are
+    /// left to [`Registry::check_invariants`], which a harness runs now and
+    /// then; this is the check it can afford after every operation.
+    ///
+    /// ```
+    /// use regions::Registry;
+    /// let mut reg = Registry::new();
+    /// let r = reg.create_region(reg.root()).unwrap();
+    /// reg.alloc_typed(r, 7u32).unwrap();
+    /// reg.check_region_invariants([r, reg.root()]).unwrap();
+    /// ```
+    pub fn check_region_invariants(
+        &self,
+        regions: impl IntoIterator<Item = RegionHandle>,
+    ) -> Result<(), InvariantViolations> {
+        let mut problems = Vec::new();
+        // Forwarding records are only cross-checked by the full check.
+        let mut slot_records = HashMap::new();
+        for handle in regions {
+            if !self.is_region_alive(handle) {
+                continue;
+            }
+            let id = handle.id();
+            let region = self.live(id);
+            let mut local = Vec::new();
+            self.check_region(id, region, &mut slot_records, &mut local);
+            if id != 0 {
+                self.check_links(id, region, &mut local);
+            }
+            if region.stores != self.stored.of(id).is_some_and(|list| !list.is_empty()) {
+                local.push("its stores flag and its stored-reference list disagree".into());
+            }
+            problems.extend(local.into_iter().map(|p| format!("region {id}: {p}")));
+        }
+        let accounts = &self.accounts;
+        if accounts.peak_objects < accounts.live_objects
+            || accounts.peak_bytes < accounts.live_bytes
+        {
+            problems.push("a peak is below the current figure".into());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -232,38 +284,7 @@ impl Registry {
             if id == 0 {
                 continue;
             }
-            if region.refcount == 0 {
-                problems.push(format!("live region {id} has refcount 0"));
-            }
-            if !self
-                .regions
-                .get(region.parent as usize)
-                .is_some_and(|p| p.is_live())
-            {
-                problems.push(format!("region {id}: parent {} is not live", region.parent));
-            }
-            // The child list: each child names this region as its parent and
-            // its neighbours back; at most as long as there are regions.
-            let (mut child, mut prev, mut seen) = (region.first_child, NO_REGION, 0);
-            while child != NO_REGION {
-                seen += 1;
-                match self.regions.get(child as usize).filter(|s| s.is_live()) {
-                    Some(c)
-                        if c.region.parent == id as u32
-                            && c.region.prev_sibling == prev
-                            && seen <= self.regions.len() =>
-                    {
-                        prev = child;
-                        child = c.region.next_sibling;
-                    }
-                    _ => {
-                        problems.push(format!(
-                            "region {id} lists child {child}, which does not point back (or the list cycles)"
-                        ));
-                        break;
-                    }
-                }
-            }
+            self.check_links(id as u32, region, problems);
         }
         if retained != self.retained_bytes {
             problems.push(format!(
@@ -301,6 +322,42 @@ impl Registry {
                 "{live} live regions but the count says {}",
                 self.live_regions
             ));
+        }
+    }
+
+    /// A live non-root region's links: refcount >= 1, a live parent, and a
+    /// child list whose members name it as their parent and their
+    /// neighbours back (at most as long as there are regions).
+    fn check_links(&self, id: u32, region: &Region, problems: &mut Vec<String>) {
+        if region.refcount == 0 {
+            problems.push(format!("live region {id} has refcount 0"));
+        }
+        if !self
+            .regions
+            .get(region.parent as usize)
+            .is_some_and(|p| p.is_live())
+        {
+            problems.push(format!("region {id}: parent {} is not live", region.parent));
+        }
+        let (mut child, mut prev, mut seen) = (region.first_child, NO_REGION, 0);
+        while child != NO_REGION {
+            seen += 1;
+            match self.regions.get(child as usize).filter(|s| s.is_live()) {
+                Some(c)
+                    if c.region.parent == id
+                        && c.region.prev_sibling == prev
+                        && seen <= self.regions.len() =>
+                {
+                    prev = child;
+                    child = c.region.next_sibling;
+                }
+                _ => {
+                    problems.push(format!(
+                        "region {id} lists child {child}, which does not point back (or the list cycles)"
+                    ));
+                    break;
+                }
+            }
         }
     }
 

@@ -19,7 +19,8 @@
 //!    destructor, with that object's last home handle, tag and bytes, by the
 //!    most recently registered destructor for its tag; tracked typed values
 //!    are dropped exactly once; nothing else runs;
-//! 4. `Registry::check_invariants()`;
+//! 4. `Registry::check_region_invariants()` of the regions the op touched
+//!    (those of at most [`LOCAL_CHECK_LIMIT`] objects);
 //! 5. the state of everything the op touched: each object's home region,
 //!    strong and weak counts, tag, layout, bytes and data alignment; each
 //!    region's refcount, parent, children, object count and objects;
@@ -32,10 +33,15 @@
 //!    returns is fresh and its object's current home; each element of a
 //!    destroyed tracked slice is dropped exactly once (point 3).
 //!
-//! Every [`Driver::with_full_check_every`] ops (default 16) and at the end,
-//! it compares every live object and region and sweeps every handle it has
-//! ever seen: handles of live objects resolve to their current home, handles
-//! of dead objects and regions are rejected.
+//! Point 5 compares each touched region's links, counts and statistics, in
+//! time independent of its size. Every [`Driver::with_full_check_every`]
+//! ops (default 16; [`FUZZ_FULL_CHECK_EVERY`] in [`fuzz_ops`]), at the end,
+//! after an injected allocation failure and after any divergence, it
+//! compares everything: `Registry::check_invariants()`, the model's own
+//! invariants (its derived indexes recomputed), every live object and
+//! region with its object list, and every handle it has ever seen: handles
+//! of live objects resolve to their current home, handles of dead objects
+//! and regions are rejected.
 //!
 //! # The bijection
 //!
@@ -95,7 +101,7 @@ use crate::op::{
     SliceKind,
 };
 
-use compare::Comparison;
+use compare::{Comparison, Depth};
 use destructors::DestructorLogs;
 use handles::Handles;
 use outcome::{IdentityQueries, ObjectQueries, Outcome, RegionQueries};
@@ -122,6 +128,10 @@ pub const ARENA_BLOCK_SIZE: usize = 16 * 1024;
 /// reopen and coalesce) see most objects, as they do in a long-lived region;
 /// the nursery still takes every region's first objects.
 pub const NURSERY_BYTES: usize = 256;
+/// Largest region (in objects) whose invariants the driver checks after
+/// every op that touches it; larger ones wait for the next full comparison,
+/// so that an op on one object of a huge region does not cost O(region).
+pub const LOCAL_CHECK_LIMIT: usize = 256;
 /// Default number of ops between two full comparisons.
 pub const DEFAULT_FULL_CHECK_EVERY: usize = 16;
 
@@ -154,6 +164,9 @@ pub struct Driver {
     handles: Handles,
     logs: DestructorLogs,
     report: Report,
+    /// Rejections by kind, named in [`Driver::report`] (naming them per op
+    /// would cost a `format!` each).
+    rejections: handles::FastMap<Rejection, u64>,
     full_check_every: usize,
 }
 
@@ -192,6 +205,7 @@ impl Driver {
             handles,
             logs: DestructorLogs::default(),
             report: Report::default(),
+            rejections: Default::default(),
             full_check_every: DEFAULT_FULL_CHECK_EVERY,
         }
     }
@@ -218,6 +232,12 @@ impl Driver {
         let mut report = self.report.clone();
         report.reach = self.reference.model().reach().clone();
         report.max_region_depth = self.reference.max_region_depth();
+        for (rejection, &count) in &self.rejections {
+            *report
+                .rejections
+                .entry(format!("{rejection:?}"))
+                .or_default() += count;
+        }
         report
     }
 
@@ -408,13 +428,21 @@ impl Driver {
         }
         mismatches.extend(matched.mismatches);
         self.report.count_rejection(&prediction);
+        if let Some(rejection) = prediction.outcome.rejection() {
+            *self.rejections.entry(rejection).or_default() += 1;
+        }
         self.report.count_new_ops(op, &prediction);
 
-        if let Err(violations) = self.registry.check_invariants() {
+        // The core's invariants where the op acted, in regions small enough
+        // for that to cost little; the whole registry's (and the model's
+        // own) in every full comparison.
+        let model = self.reference.model();
+        let touched = prediction.touched_regions.iter();
+        let touched = touched
+            .filter(|&&r| model.region_object_count(r) <= LOCAL_CHECK_LIMIT)
+            .filter_map(|&r| self.handles.region_handle(r));
+        if let Err(violations) = self.registry.check_region_invariants(touched) {
             mismatches.push(Mismatch::Invariants(violations));
-        }
-        if let Err(problem) = self.reference.model().check_invariants() {
-            mismatches.push(Mismatch::Model(problem));
         }
         mismatches.extend(self.compare_touched(&prediction));
         if matches!(op, Op::Compact { .. }) && prediction.outcome.rejection().is_none() {
@@ -423,8 +451,10 @@ impl Driver {
             comparison.sweep_handles_of(&prediction.touched_objects);
             mismatches.extend(comparison.mismatches);
         }
-        // "Nothing observable changes" after a failure: check all of it.
-        if injected || (self.report.ops + 1).is_multiple_of(self.full_check_every as u64) {
+        // "Nothing observable changes" after a failure: check all of it;
+        // and everything once a divergence shows, for the fullest report.
+        let due = (self.report.ops + 1).is_multiple_of(self.full_check_every as u64);
+        if injected || due || !mismatches.is_empty() {
             mismatches.extend(self.compare_everything());
         }
         mismatches
@@ -1013,7 +1043,7 @@ impl Driver {
     fn compare_touched(&self, prediction: &Prediction) -> Vec<Mismatch> {
         let mut comparison = self.comparison();
         for &r in &prediction.touched_regions {
-            comparison.region(r);
+            comparison.region(r, Depth::Figures);
         }
         for &o in &prediction.touched_objects {
             comparison.object(o);
@@ -1033,7 +1063,14 @@ impl Driver {
         self.report.full_checks += 1;
         let mut comparison = self.comparison();
         comparison.everything();
-        comparison.mismatches
+        let mut mismatches = comparison.mismatches;
+        if let Err(violations) = self.registry.check_invariants() {
+            mismatches.push(Mismatch::Invariants(violations));
+        }
+        if let Err(problem) = self.reference.model().check_invariants() {
+            mismatches.push(Mismatch::Model(problem));
+        }
+        mismatches
     }
 }
 
@@ -1112,12 +1149,24 @@ pub fn describe(model: &Model) -> String {
 
 /// Applies `ops` to a fresh [`Driver`], then [`Driver::finish`]es it.
 pub fn run(ops: &[Op]) -> Result<Report, Failure> {
-    let mut driver = Driver::new();
+    run_with(ops, DEFAULT_FULL_CHECK_EVERY)
+}
+
+/// [`run`] with a full comparison every `full_check_every` ops (and at the
+/// end, and after any divergence or injected failure).
+pub fn run_with(ops: &[Op], full_check_every: usize) -> Result<Report, Failure> {
+    let mut driver = Driver::new().with_full_check_every(full_check_every);
     for op in ops {
         driver.apply(op)?;
     }
     driver.finish()
 }
+
+/// Ops between two full comparisons in [`fuzz_ops`]: most inputs are
+/// short, so they get one at the end, where a lasting divergence shows as
+/// well as anywhere; libFuzzer's speed is worth more than catching the rare
+/// divergence that heals before its input ends.
+pub const FUZZ_FULL_CHECK_EVERY: usize = 64;
 
 /// The most ops [`fuzz_ops`] decodes from one input.
 pub const MAX_FUZZ_OPS: usize = 512;
@@ -1127,7 +1176,7 @@ pub const MAX_FUZZ_OPS: usize = 512;
 /// A fuzz target is `fuzz_target!(|data: &[u8]| regions_model::driver::fuzz_ops(data));`.
 pub fn fuzz_ops(data: &[u8]) {
     let ops = decode_ops(data, MAX_FUZZ_OPS);
-    if let Err(failure) = run(&ops) {
+    if let Err(failure) = run_with(&ops, FUZZ_FULL_CHECK_EVERY) {
         panic!("{failure}\nops:\n{}", format_trace(&ops));
     }
 }
@@ -1182,7 +1231,6 @@ impl Report {
         let Some(rejection) = prediction.outcome.rejection() else {
             return;
         };
-        *self.rejections.entry(format!("{rejection:?}")).or_default() += 1;
         match rejection {
             Rejection::Kind(ModelError::StaleHandle | ModelError::InvalidRegion)
                 if prediction.had_unknown_operand =>

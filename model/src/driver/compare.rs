@@ -7,6 +7,7 @@
 //! take `&Registry`, so comparing never compresses a forwarding chain and
 //! never perturbs the core's state.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
@@ -19,6 +20,16 @@ use super::divergence::Mismatch;
 use super::handles::Handles;
 use super::sorted;
 use super::typed::{encoding_of, slice_encoding, with_slice_type, with_type};
+
+/// How much of a region [`Comparison::region`] compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Depth {
+    /// Its links, counts and statistics: what every op it touched may have
+    /// changed, in time independent of its size.
+    Figures,
+    /// Also the list of its objects.
+    Members,
+}
 
 /// A comparison in progress: the three views and the mismatches found.
 pub(crate) struct Comparison<'a> {
@@ -64,13 +75,14 @@ impl Comparison<'_> {
         let layout = r.layout_of(home).map(|l| (l.size(), l.align()));
         field("layout", differ((state.size, state.align), layout));
         let (bytes, aligned) = read_object(r, home, state);
-        field("bytes", differ(&state.bytes, bytes.as_ref()));
+        field("bytes", differ(&state.bytes[..], bytes.as_deref()));
         field("data pointer aligned", differ(true, Ok::<_, ()>(aligned)));
     }
 
-    /// Compares `r`: its state if the model says it is alive, else that the
-    /// core rejects its handle.
-    pub fn region(&mut self, r: RegionId) {
+    /// Compares `r`: its state if the model says it is alive (its object
+    /// list too at [`Depth::Members`]), else that the core rejects its
+    /// handle.
+    pub fn region(&mut self, r: RegionId, depth: Depth) {
         let Some(handle) = self.handles.region_handle(r) else {
             return;
         };
@@ -88,14 +100,19 @@ impl Comparison<'_> {
         let parent = reg
             .parent_of(handle)
             .map(|p| p.map(|p| handles.region_id(p)));
-        let children = reg.children(handle).map(|c| {
-            c.map(|child| handles.region_id(child))
-                .collect::<BTreeSet<_>>()
+        let children = reg
+            .children(handle)
+            .map(|c| sorted(c.map(|child| handles.region_id(child))));
+        let expected_children: Vec<RegionId> = state.children.iter().copied().collect();
+        // The member list costs O(objects of the region) on both sides:
+        // every full comparison lists it, the per-op one counts it.
+        let members = (depth == Depth::Members).then(|| {
+            let homed: Vec<ObjectId> = self.model.objects_in(r).map(|(o, _)| o).collect();
+            let objects = reg
+                .objects(handle)
+                .map(|h| sorted(h.map(|h| handles.home_owner(h))));
+            (homed, objects)
         });
-        let homed: BTreeSet<ObjectId> = self.model.objects_in(r).map(|(o, _)| o).collect();
-        let objects = reg
-            .objects(handle)
-            .map(|h| h.map(|h| handles.home_owner(h)).collect::<BTreeSet<_>>());
         let expected_stored = self.model.stored_in(r).map(|o| sorted(o.into_iter()));
         let stored = reg
             .stored_in(handle)
@@ -116,12 +133,14 @@ impl Comparison<'_> {
             differ(state.refcount, reg.region_refcount(handle)),
         );
         field("parent", differ(state.parent, parent));
-        field("children", differ(&state.children, children.as_ref()));
+        field("children", differ(&expected_children, children.as_ref()));
         field(
             "object count",
-            differ(homed.len(), reg.object_count(handle)),
+            differ(self.model.region_object_count(r), reg.object_count(handle)),
         );
-        field("objects", differ(&homed, objects.as_ref()));
+        if let Some((homed, objects)) = &members {
+            field("objects", differ(homed, objects.as_ref()));
+        }
         field(
             "stored references",
             differ(expected_stored.ok(), stored.map(Some)),
@@ -151,12 +170,12 @@ impl Comparison<'_> {
     pub fn everything(&mut self) {
         self.global_stats();
         for (r, _) in self.model.regions() {
-            self.region(r);
+            self.region(r, Depth::Members);
         }
         for (o, _) in self.model.objects() {
             self.object(o);
         }
-        let live_regions = self.model.regions().count();
+        let live_regions = self.model.region_count();
         if live_regions != self.registry.live_region_count() {
             self.mismatches.push(Mismatch::Registry {
                 what: "live region count",
@@ -252,13 +271,13 @@ struct RegionFigures {
 
 impl RegionFigures {
     fn of_model(model: &Model, r: RegionId, state: &RegionState) -> Self {
-        let homed: Vec<&ObjectState> = model.objects_in(r).map(|(_, o)| o).collect();
-        let inline = homed.iter().filter(|o| o.is_inline()).count() as u64;
+        let objects = model.region_object_count(r) as u64;
+        let inline_objects = model.region_inline_objects(r) as u64;
         RegionFigures {
-            objects: homed.len() as u64,
-            inline_objects: inline,
-            heap_objects: homed.len() as u64 - inline,
-            payload_bytes: homed.iter().map(|o| o.size as u64).sum(),
+            objects,
+            inline_objects,
+            heap_objects: objects - inline_objects,
+            payload_bytes: model.region_payload(r) as u64,
             budget: state.budget.map(|b| b as u64),
             children: state.children.len() as u64,
         }
@@ -292,10 +311,10 @@ struct GlobalFigures {
 impl GlobalFigures {
     fn of_model(model: &Model) -> Self {
         GlobalFigures {
-            objects: model.objects().count() as u64,
-            inline_objects: model.objects().filter(|(_, o)| o.is_inline()).count() as u64,
+            objects: model.object_count() as u64,
+            inline_objects: model.inline_objects() as u64,
             payload_bytes: model.live_bytes() as u64,
-            live_regions: model.regions().count() as u64,
+            live_regions: model.region_count() as u64,
             budget: model.budget().map(|b| b as u64),
             ghost_tables: model.ghost_table_count() as u64,
             counters: model.counters().clone(),
@@ -348,15 +367,15 @@ fn show<T: Debug, E: Debug>(result: Result<T, E>) -> String {
 
 /// The object's bytes as the model stores them (the canonical encoding for
 /// typed objects), and whether its data pointer honours its alignment.
-fn read_object(
-    registry: &Registry,
+fn read_object<'r>(
+    registry: &'r Registry,
     home: ObjectHandle,
     state: &ObjectState,
-) -> (regions::Result<Vec<u8>>, bool) {
+) -> (regions::Result<Cow<'r, [u8]>>, bool) {
     if !state.typed {
         return match registry.get(home) {
             Ok(bytes) => (
-                Ok(bytes.to_vec()),
+                Ok(Cow::Borrowed(bytes)),
                 (bytes.as_ptr() as usize).is_multiple_of(state.align),
             ),
             Err(error) => (Err(error), true),
@@ -365,7 +384,7 @@ fn read_object(
     if let Some(kind) = SliceKind::of_tag(state.tag) {
         return with_slice_type!(kind, T => match registry.get_slice::<T>(home) {
             Ok(values) => (
-                Ok(slice_encoding(values)),
+                Ok(Cow::Owned(slice_encoding(values))),
                 (values.as_ptr() as usize).is_multiple_of(state.align),
             ),
             Err(error) => (Err(error), true),
@@ -373,7 +392,7 @@ fn read_object(
     }
     let kind = TypedKind::of_tag(state.tag).expect("the driver allocates only its own typed kinds");
     with_type!(kind, T => match registry.get_typed::<T>(home) {
-        Ok(value) => (Ok(encoding_of(value)), (value as *const T as usize).is_multiple_of(state.align)),
+        Ok(value) => (Ok(Cow::Owned(encoding_of(value))), (value as *const T as usize).is_multiple_of(state.align)),
         Err(error) => (Err(error), true),
     })
 }

@@ -34,7 +34,7 @@ pub(crate) struct DestructorLogs {
     /// Tokens of dropped tracked values (shared with every value).
     pub drops: DropLog,
     /// Per raw tag, the registration whose destructor is installed.
-    installed: std::collections::HashMap<u64, u64>,
+    installed: super::handles::FastMap<u64, u64>,
     registrations: u64,
 }
 

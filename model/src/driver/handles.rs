@@ -10,6 +10,7 @@
 //! fabricated handle equal to a known one is that handle.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use regions::{ObjectHandle, RegionHandle, WeakHandle};
 
@@ -23,6 +24,46 @@ use super::reference::{pick, UNKNOWN_OBJECT, UNKNOWN_REGION};
 /// near `u32::MAX` regions, so it is never issued.
 const NEVER_ISSUED: ObjectHandle = ObjectHandle::from_raw_parts(u32::MAX, 0, u32::MAX, 0);
 
+/// A multiply-rotate hasher for the handle maps. Their keys are handles the
+/// core issued or the fuzzer made up, not input that needs SipHash's
+/// resistance to flooding, and every op hashes several of them.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct HandleHasher(u64);
+
+impl HandleHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for HandleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.add(u64::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.add(u64::from(word));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.add(word as u64);
+    }
+}
+
+/// A hash map keyed by handles (see [`HandleHasher`]).
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<HandleHasher>>;
+type FastSet<K> = HashSet<K, BuildHasherDefault<HandleHasher>>;
+
 /// Core handles, model identities, and the maps between them.
 #[derive(Debug, Default)]
 pub(crate) struct Handles {
@@ -33,15 +74,15 @@ pub(crate) struct Handles {
     /// Core side of the weak table.
     weaks: Vec<WeakHandle>,
     /// Every region handle seen → its region.
-    region_ids: HashMap<RegionHandle, RegionId>,
+    region_ids: FastMap<RegionHandle, RegionId>,
     /// Each region's handle.
     region_handles: BTreeMap<RegionId, RegionHandle>,
     /// Every object handle seen → its object.
-    object_ids: HashMap<ObjectHandle, ObjectId>,
+    object_ids: FastMap<ObjectHandle, ObjectId>,
     /// Each object's current home handle (its last one, once dead).
     homes: BTreeMap<ObjectId, ObjectHandle>,
     /// Region ids the core has issued, to count recycling.
-    region_ids_issued: HashSet<u32>,
+    region_ids_issued: FastSet<u32>,
 }
 
 impl Handles {

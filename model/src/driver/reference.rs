@@ -36,17 +36,24 @@ pub(crate) type ModelOp = Op<RegionId, ObjectId, ObjectId>;
 
 /// The contents of `len` bytes seeded by `fill` (`Alloc`, `Write`, `WithRegion`).
 pub(crate) fn pattern(fill: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| fill.wrapping_add(((i % 251) as u8).wrapping_mul(31)))
-        .collect()
+    let mut bytes = Vec::with_capacity(len);
+    extend_with_pattern(&mut bytes, fill, len);
+    bytes
+}
+
+/// Appends [`pattern`]`(fill, len)` to `bytes`, allocating nothing more
+/// than `bytes` needs.
+fn extend_with_pattern(bytes: &mut Vec<u8>, fill: u8, len: usize) {
+    bytes.extend((0..len).map(|i| fill.wrapping_add(((i % 251) as u8).wrapping_mul(31))));
 }
 
 /// The bytes an `AllocBulk` passes: object `i` gets the pattern seeded by
 /// `fill + i` (wrapping), and `mismatched` adds one byte more.
 pub(crate) fn bulk_bytes(fill: u8, size: usize, count: usize, mismatched: bool) -> Vec<u8> {
-    let mut bytes: Vec<u8> = (0..count)
-        .flat_map(|i| pattern(fill.wrapping_add(i as u8), size))
-        .collect();
+    let mut bytes = Vec::with_capacity(size * count + usize::from(mismatched));
+    for i in 0..count {
+        extend_with_pattern(&mut bytes, fill.wrapping_add(i as u8), size);
+    }
     if mismatched {
         bytes.push(fill);
     }
@@ -219,6 +226,7 @@ impl Reference {
     /// says what should have happened.
     pub(crate) fn predict(&mut self, op: &ModelOp) -> Prediction {
         let mut prediction = Prediction::new(Outcome::Done(Ok(())));
+        let regions_before = self.regions.len();
         self.note_operands(op, &mut prediction);
         prediction.outcome = self.run(op, &mut prediction);
         prediction.destroyed = self.model.take_destroyed_states();
@@ -229,7 +237,11 @@ impl Reference {
                 prediction.touched_regions.insert(state.home);
             }
         }
-        self.max_region_depth = self.max_region_depth.max(self.deepest_region());
+        // Only a new region can be deeper than every region before it (a
+        // death moves children up, never down).
+        let created = &self.regions[regions_before..];
+        let deepest = created.iter().map(|&r| self.depth(r)).max();
+        self.max_region_depth = self.max_region_depth.max(deepest.unwrap_or(0));
         prediction
     }
 
@@ -249,7 +261,18 @@ impl Reference {
                 regions.insert(state.home);
             }
         }
-        for r in regions.clone() {
+        // Only a region's birth or death changes its neighbours: its parent
+        // gains or loses a child, its children move up.
+        let changes_tree = matches!(
+            op,
+            Op::CreateRegion { .. }
+                | Op::CreateRegionWithBudget { .. }
+                | Op::BuildRegion { .. }
+                | Op::ReleaseRegion { .. }
+                | Op::WithRegion { .. }
+                | Op::SerializeRoundTrip { .. }
+        );
+        for r in regions.clone().into_iter().filter(|_| changes_tree) {
             if let Some(state) = self.model.region(r) {
                 regions.extend(state.parent);
                 regions.extend(state.children.iter().copied());
@@ -602,20 +625,14 @@ impl Reference {
     }
 
     /// Depth of the deepest live region.
-    fn deepest_region(&self) -> usize {
-        let depth = |mut r: RegionId| {
-            let mut depth = 0;
-            while let Some(parent) = self.model.region(r).and_then(|s| s.parent) {
-                depth += 1;
-                r = parent;
-            }
-            depth
-        };
-        self.model
-            .regions()
-            .map(|(r, _)| depth(r))
-            .max()
-            .unwrap_or(0)
+    /// How many parents `r` has (0 for the root and for dead regions).
+    fn depth(&self, mut r: RegionId) -> usize {
+        let mut depth = 0;
+        while let Some(parent) = self.model.region(r).and_then(|s| s.parent) {
+            depth += 1;
+            r = parent;
+        }
+        depth
     }
 }
 

@@ -302,6 +302,103 @@ pub struct Model {
     budget: Option<usize>,
     reach: Reach,
     counters: Counters,
+    /// Indexes derived from `objects`, so that per-op queries cost what the
+    /// answer costs instead of a scan of every object. Only
+    /// [`Model::insert_object`], [`Model::destroy`] and [`Model::move_object`]
+    /// create, remove or move objects, and they keep it in step;
+    /// [`Model::check_invariants`] recomputes it from `objects`.
+    index: Index,
+}
+
+/// What [`Model`] derives from its object map: each region's objects and
+/// figures, the registry's live payload and inline counts, and how many
+/// live objects left each region (for the ghost tables).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Index {
+    /// Live objects by current home; a region with none has no entry.
+    homed: BTreeMap<RegionId, Homed>,
+    /// The registry's figures: the sums over `homed`.
+    total: Figures,
+    /// For each region: how many live objects have it in `left_homes`; a
+    /// region no live object left has no entry.
+    left_by: BTreeMap<RegionId, usize>,
+}
+
+/// The live objects homed in one region, and their figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Homed {
+    objects: BTreeSet<ObjectId>,
+    figures: Figures,
+}
+
+/// Payload bytes and inline objects of a set of live objects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Figures {
+    payload_bytes: usize,
+    inline_objects: usize,
+}
+
+impl Figures {
+    fn add(&mut self, state: &ObjectState) {
+        self.payload_bytes += state.size;
+        self.inline_objects += usize::from(state.is_inline());
+    }
+
+    fn remove(&mut self, state: &ObjectState) {
+        self.payload_bytes -= state.size;
+        self.inline_objects -= usize::from(state.is_inline());
+    }
+}
+
+impl Index {
+    /// The index of `objects`, recomputed from scratch.
+    fn of(objects: &BTreeMap<ObjectId, ObjectState>) -> Self {
+        let mut index = Index::default();
+        for (&o, state) in objects {
+            index.add(o, state);
+        }
+        index
+    }
+
+    fn add(&mut self, o: ObjectId, state: &ObjectState) {
+        self.home(o, state, state.home);
+        self.total.add(state);
+        for &left in &state.left_homes {
+            *self.left_by.entry(left).or_default() += 1;
+        }
+    }
+
+    fn remove(&mut self, o: ObjectId, state: &ObjectState) {
+        self.unhome(o, state);
+        self.total.remove(state);
+        for left in &state.left_homes {
+            let count = self.left_by.get_mut(left).expect("counted when added");
+            *count -= 1;
+            if *count == 0 {
+                self.left_by.remove(left);
+            }
+        }
+    }
+
+    /// Lists `o` (whose state is `state`) under `home`.
+    fn home(&mut self, o: ObjectId, state: &ObjectState, home: RegionId) {
+        let homed = self.homed.entry(home).or_default();
+        homed.objects.insert(o);
+        homed.figures.add(state);
+    }
+
+    /// Takes `o` off its current home's list.
+    fn unhome(&mut self, o: ObjectId, state: &ObjectState) {
+        let homed = self
+            .homed
+            .get_mut(&state.home)
+            .expect("indexed under its home");
+        homed.objects.remove(&o);
+        homed.figures.remove(state);
+        if homed.objects.is_empty() {
+            self.homed.remove(&state.home);
+        }
+    }
 }
 
 impl Default for Model {
@@ -331,6 +428,7 @@ impl Model {
             budget: None,
             reach: Reach::default(),
             counters: Counters::default(),
+            index: Index::default(),
         }
     }
 
@@ -358,7 +456,42 @@ impl Model {
 
     /// Payload bytes of the live objects homed in `r` (0 if `r` is not live).
     pub fn region_payload(&self, r: RegionId) -> usize {
-        self.objects_in(r).map(|(_, state)| state.size).sum()
+        self.index
+            .homed
+            .get(&r)
+            .map_or(0, |homed| homed.figures.payload_bytes)
+    }
+
+    /// The number of live objects homed in `r`.
+    pub fn region_object_count(&self, r: RegionId) -> usize {
+        self.index
+            .homed
+            .get(&r)
+            .map_or(0, |homed| homed.objects.len())
+    }
+
+    /// The number of live inline objects homed in `r`.
+    pub fn region_inline_objects(&self, r: RegionId) -> usize {
+        self.index
+            .homed
+            .get(&r)
+            .map_or(0, |homed| homed.figures.inline_objects)
+    }
+
+    /// The number of live objects.
+    pub fn object_count(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// The number of live regions (the root included until the registry
+    /// is dropped).
+    pub fn region_count(&self) -> usize {
+        self.regions.len()
+    }
+
+    /// Live objects with size and alignment at most 16.
+    pub fn inline_objects(&self) -> usize {
+        self.index.total.inline_objects
     }
 
     /// The root region, `RegionId(0)`.
@@ -389,7 +522,10 @@ impl Model {
     /// "`objects(region)` ... exactly the live objects whose current home is
     /// that region", in ascending id order.
     pub fn objects_in(&self, r: RegionId) -> impl Iterator<Item = (ObjectId, &ObjectState)> {
-        self.objects().filter(move |(_, state)| state.home == r)
+        let homed = self.index.homed.get(&r).into_iter();
+        homed
+            .flat_map(|homed| &homed.objects)
+            .map(|&o| (o, &self.objects[&o]))
     }
 
     /// The number of ghost tables the core must hold: dead regions that some
@@ -399,19 +535,13 @@ impl Model {
     /// freed once nothing it forwards to is alive" — this project frees it
     /// exactly then (docs/SEMANTICS.md).
     pub fn ghost_table_count(&self) -> usize {
-        let left: BTreeSet<RegionId> = self
-            .objects
-            .values()
-            .flat_map(|state| state.left_homes.iter().copied())
-            .collect();
-        left.iter()
-            .filter(|r| !self.regions.contains_key(r))
-            .count()
+        let left = self.index.left_by.keys();
+        left.filter(|r| !self.regions.contains_key(r)).count()
     }
 
     /// Live payload bytes: the sum of the sizes of all live objects.
     pub fn live_bytes(&self) -> usize {
-        self.objects.values().map(|state| state.size).sum()
+        self.index.total.payload_bytes
     }
 
     /// The byte budget, if one was configured.
@@ -499,7 +629,15 @@ impl Model {
     /// region with `bytes.len() == size`.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.check_regions()?;
-        self.check_objects()
+        self.check_objects()?;
+        let index = Index::of(&self.objects);
+        if index != self.index {
+            return Err(format!(
+                "the object index {:?} is not the one the objects give, {index:?}",
+                self.index
+            ));
+        }
+        Ok(())
     }
 
     fn check_regions(&self) -> Result<(), String> {
@@ -533,7 +671,9 @@ impl Model {
         if state.refcount == 0 {
             return Err(format!("{id:?} is live with refcount 0"));
         }
-        let parent = state.parent.ok_or(format!("{id:?} has no parent"))?;
+        let parent = state
+            .parent
+            .ok_or_else(|| format!("{id:?} has no parent"))?;
         match self.regions.get(&parent) {
             Some(p) if p.children.contains(&id) => Ok(()),
             _ => Err(format!(
@@ -562,6 +702,7 @@ impl Model {
     /// ran for it (decision 6). Callers have checked that `o` is live.
     fn destroy(&mut self, o: ObjectId) {
         let state = self.objects.remove(&o).expect("destroy: object is live");
+        self.index.remove(o, &state);
         let ran = if state.typed {
             state.needs_drop
         } else {
@@ -581,7 +722,12 @@ impl Model {
     /// keeping contents, type and counts. Callers count the promotion kind.
     fn move_object(&mut self, o: ObjectId, target: RegionId) {
         let state = self.objects.get_mut(&o).expect("move: object is live");
-        state.left_homes.insert(state.home);
+        let index = &mut self.index;
+        index.unhome(o, state);
+        index.home(o, state, target);
+        if state.left_homes.insert(state.home) {
+            *index.left_by.entry(state.home).or_default() += 1;
+        }
         state.home = target;
         state.promotions += 1;
         let moves = state.promotions;

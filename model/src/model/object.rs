@@ -429,6 +429,7 @@ impl Model {
             promotions: 0,
             left_homes: BTreeSet::new(),
         };
+        self.index.add(id, &state);
         self.objects.insert(id, state);
         let peak = &mut self.reach.peak_live_objects;
         *peak = (*peak).max(self.objects.len());
