@@ -183,6 +183,12 @@ MUTANTS = {
         "                        let generation = record.generation;\n",
         "serialization writes the old handle of a forwarding slot with the slot's current generation, so the handle map translates a handle the object never had and misses the one it had (a wrong handle-map entry)",
     ),
+    "typed-tag-collides-for-same-layout-types": (
+        "core/src/destructor.rs",
+        "    TypeId::of::<T>().hash(&mut hasher);\n",
+        "    core::any::type_name::<T>().len().hash(&mut hasher);\n",
+        "typed_tag hashes something cheaper than the TypeId (here the type name's length), so distinct types such as u64 and i64 share a tag; a model that took its tags from typed_tag would agree with the core",
+    ),
 }
 
 

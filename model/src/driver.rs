@@ -415,6 +415,7 @@ impl Driver {
             self.reference.objects_from(lens_before.objects),
             weak,
         );
+        mismatches.extend(self.learn_tags(lens_before.objects));
 
         let matched = self.logs.match_calls(
             &prediction.destroyed,
@@ -987,7 +988,7 @@ impl Driver {
                     .map_err(|e| *e),
             ),
             Outcome::ObjectInfo(q) => Outcome::ObjectInfo(ObjectQueries {
-                tag: q.tag,
+                tag: q.tag.map(|tag| h.model_tag(tag)),
                 layout: q.layout,
                 strong: q.strong,
                 weak: q.weak,
@@ -1057,6 +1058,25 @@ impl Driver {
             comparison.global_stats();
         }
         comparison.mismatches
+    }
+
+    /// Learns the core's tag of each type the model gave a new typed
+    /// object (see [`Handles::learn_tag`]).
+    fn learn_tags(&mut self, objects_before: usize) -> Vec<Mismatch> {
+        let mut mismatches = Vec::new();
+        for &o in self.reference.objects_from(objects_before) {
+            let model = self.reference.model();
+            let (Some(state), Some(home)) = (model.object(o), self.handles.home(o)) else {
+                continue;
+            };
+            if !state.typed {
+                continue;
+            }
+            if let Ok(core) = self.registry.type_tag(home) {
+                mismatches.extend(self.handles.learn_tag(state.tag, core.0));
+            }
+        }
+        mismatches
     }
 
     fn compare_everything(&mut self) -> Vec<Mismatch> {

@@ -145,6 +145,9 @@ pub enum WeakRef {
 pub enum TypedKind {
     /// `u64`: inline, no drop glue.
     U64,
+    /// `i64`: the same size and alignment as `u64` but another type, so a
+    /// typed access that checks the layout instead of the type is caught.
+    I64,
     /// `[u64; 8]`: 64 bytes in an arena, no drop glue.
     Words,
     /// A 16-byte inline value that needs drop and records it.
@@ -157,8 +160,9 @@ pub enum TypedKind {
 
 impl TypedKind {
     /// Every kind, in declaration order.
-    pub const ALL: [TypedKind; 5] = [
+    pub const ALL: [TypedKind; 6] = [
         TypedKind::U64,
+        TypedKind::I64,
         TypedKind::Words,
         TypedKind::Tracked,
         TypedKind::TrackedWords,

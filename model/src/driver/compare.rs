@@ -71,7 +71,8 @@ impl Comparison<'_> {
         );
         field("strong count", differ(state.strong, r.strong_count(home)));
         field("weak count", differ(state.weak, r.weak_count(home)));
-        field("type tag", differ(state.tag, r.type_tag(home).map(|t| t.0)));
+        let tag = r.type_tag(home).map(|t| self.handles.model_tag(t.0));
+        field("type tag", differ(state.tag, tag));
         let layout = r.layout_of(home).map(|l| (l.size(), l.align()));
         field("layout", differ((state.size, state.align), layout));
         let (bytes, aligned) = read_object(r, home, state);

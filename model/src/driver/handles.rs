@@ -14,7 +14,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use regions::{ObjectHandle, RegionHandle, WeakHandle};
 
-use crate::model::{ObjectId, RegionId};
+use crate::model::{ObjectId, RegionId, TYPED_TAG_BIT};
 use crate::op::{ObjectRef, RegionRef, WeakRef};
 
 use super::divergence::Mismatch;
@@ -83,7 +83,15 @@ pub(crate) struct Handles {
     homes: BTreeMap<ObjectId, ObjectHandle>,
     /// Region ids the core has issued, to count recycling.
     region_ids_issued: FastSet<u32>,
+    /// The core's typed tag of each of the model's type identities.
+    core_tags: BTreeMap<u64, u64>,
+    /// The model's type identity of each typed tag the core reported.
+    model_tags: FastMap<u64, u64>,
 }
+
+/// What [`Handles::model_tag`] makes of a typed tag the driver never saw
+/// on an object it allocated: no model type identity is equal to it.
+pub(crate) const UNKNOWN_TYPED_TAG: u64 = u64::MAX;
 
 impl Handles {
     /// Tables holding only the root.
@@ -94,6 +102,35 @@ impl Handles {
         handles.region_handles.insert(root_id, root);
         handles.region_ids_issued.insert(root.id());
         handles
+    }
+
+    /// Records that the core tags objects of the model's type identity
+    /// `model` with `core`, as seen on a new object. The correspondence
+    /// must be one to one and the tag typed: two types sharing a tag, or a
+    /// type whose tag changes, is a divergence.
+    pub fn learn_tag(&mut self, model: u64, core: u64) -> Option<Mismatch> {
+        let known_core = *self.core_tags.entry(model).or_insert(core);
+        let known_model = *self.model_tags.entry(core).or_insert(model);
+        let typed = core & TYPED_TAG_BIT != 0;
+        (known_core != core || known_model != model || !typed).then(|| Mismatch::Contract {
+            op: "typed allocation",
+            problem: format!(
+                "the core tags type {model:#x} with {core:#x}, but that type had tag                  {known_core:#x} and that tag belonged to type {known_model:#x}                  (typed tags have the top bit set)"
+            ),
+        })
+    }
+
+    /// The model's tag for a tag the core reported: raw tags are the same
+    /// on both sides, a typed one is the type identity it was learned for
+    /// ([`UNKNOWN_TYPED_TAG`] if none).
+    pub fn model_tag(&self, core: u64) -> u64 {
+        if core & TYPED_TAG_BIT == 0 {
+            return core;
+        }
+        self.model_tags
+            .get(&core)
+            .copied()
+            .unwrap_or(UNKNOWN_TYPED_TAG)
     }
 
     /// The core handle an operand names.
