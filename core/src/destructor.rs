@@ -59,7 +59,14 @@ pub fn typed_tag<T: ?Sized + 'static>() -> TypeTag {
         }
     }
     let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
-    TypeId::of::<T>().hash(&mut hasher);
+    // Hashed at run time on purpose: with rustc 1.95, once inlined into
+    // some crates (the harness's release build), the compile-time fold of
+    // this hash gave u64, i64, u32 and i32 one and the same tag, so every
+    // typed allocation after the first type failed with
+    // `TypeTagCollision`. `TypeId`'s `Hash` reads the id's integer half
+    // next to a pointer that only exists at run time; `black_box` keeps
+    // the optimizer from folding that read.
+    core::hint::black_box(TypeId::of::<T>()).hash(&mut hasher);
     TypeTag(hasher.finish() | TypeTag::TYPED_BIT)
 }
 

@@ -285,3 +285,32 @@ fn the_arena_block_size_is_clamped() {
     raw(&mut reg, r, &[0; 2000], 1); // above a quarter of the minimum block: dedicated
     assert_eq!(reg.arena_count(r).unwrap(), 1);
 }
+
+/// Types of one layout get tags of their own, and a registry holds values
+/// of all of them side by side (rustc once folded `typed_tag` into one
+/// value for every type in some release builds; see `typed_tag`).
+#[test]
+fn types_of_one_layout_get_distinct_tags() {
+    use regions::typed_tag;
+    let tags = [
+        typed_tag::<u64>(),
+        typed_tag::<i64>(),
+        typed_tag::<f64>(),
+        typed_tag::<u32>(),
+        typed_tag::<i32>(),
+        typed_tag::<[u8; 8]>(),
+    ];
+    for (i, a) in tags.iter().enumerate() {
+        for b in &tags[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+    let mut reg = Registry::new();
+    let u = reg.alloc_typed(reg.root(), 1u64).unwrap();
+    let i = reg.alloc_typed(reg.root(), -1i64).unwrap();
+    let f = reg.alloc_typed(reg.root(), 0.5f64).unwrap();
+    assert_eq!(*reg.get_typed::<i64>(i).unwrap(), -1);
+    assert_eq!(*reg.get_typed::<f64>(f).unwrap(), 0.5);
+    assert!(reg.get_typed::<i64>(u).is_err());
+    assert!(reg.get_typed::<u64>(i).is_err());
+}

@@ -97,8 +97,8 @@ use regions::{
 
 use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
 use crate::op::{
-    compact_byte_limit, decode_ops, op_strategy_within, Convenient, Iteration, Op, Oversized,
-    SliceKind,
+    compact_byte_limit, configure_from_byte, decode_ops, op_strategy_within, Convenient, Iteration,
+    Op, Oversized, SliceKind,
 };
 
 use compare::{Comparison, Depth};
@@ -192,11 +192,11 @@ impl Driver {
         // A failure armed by an earlier run on this thread must not leak in.
         failure::disarm();
         failure::take_fired();
-        let mut registry = Registry::builder()
-            .arena_block_size(ARENA_BLOCK_SIZE)
-            .nursery_bytes(NURSERY_BYTES)
-            .build();
-        typed::register_serializers(&mut registry);
+        let registry = new_registry(
+            Registry::builder()
+                .arena_block_size(ARENA_BLOCK_SIZE)
+                .nursery_bytes(NURSERY_BYTES),
+        );
         let reference = Reference::new();
         let handles = Handles::new(registry.root(), reference.model().root());
         Driver {
@@ -567,6 +567,27 @@ impl Driver {
             },
             Op::InjectAllocFailure { after } => {
                 failure::fail_after(u64::from(after));
+                Outcome::Done(Ok(()))
+            }
+            Op::Configure {
+                arena_block_log2,
+                nursery_log2,
+                cache_kib,
+            } => {
+                // Only a registry nothing has happened to yet is replaced.
+                if counters.ops == 0 {
+                    let nursery = match nursery_log2 {
+                        0 => 0,
+                        log2 => 1usize << log2.min(30),
+                    };
+                    let builder = Registry::builder()
+                        .arena_block_size(1usize << arena_block_log2.min(30))
+                        .nursery_bytes(nursery)
+                        .block_cache_bytes(usize::from(cache_kib) * 1024);
+                    // Setting up the run is not an operation under test: an
+                    // injected failure waits for the ops that follow.
+                    *reg = failure::paused(|| new_registry(builder));
+                }
                 Outcome::Done(Ok(()))
             }
             Op::SetBudget { budget } => {
@@ -1094,6 +1115,13 @@ impl Driver {
     }
 }
 
+/// A registry from `builder`, with the driver's serializers registered.
+fn new_registry(builder: regions::RegistryBuilder) -> Registry {
+    let mut registry = builder.build();
+    typed::register_serializers(&mut registry);
+    registry
+}
+
 /// What an op that panicked because a destructor panicked (after doing all
 /// of its work) would have returned: `None` for ops that never destroy.
 fn outcome_after_panic(
@@ -1211,7 +1239,8 @@ pub fn format_trace(ops: &[Op]) -> String {
 /// `count` ops generated from `seed`, deterministically: each op is drawn
 /// from [`op_strategy_within`] the table lengths of a [`Reference`] that
 /// applies the ops as it goes, so indices always name a handle that exists.
-/// The soak runner and the repro tool turn a seed into the same trace.
+/// The first is the [`Op::Configure`] the seed chooses. The soak runner and
+/// the repro tool turn a seed into the same trace.
 pub fn random_ops(seed: u64, count: usize) -> Vec<Op> {
     let mut bytes = [0u8; 32];
     bytes[..8].copy_from_slice(&seed.to_le_bytes());
@@ -1219,7 +1248,13 @@ pub fn random_ops(seed: u64, count: usize) -> Vec<Op> {
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
     let mut reference = Reference::new();
     let mut ops = Vec::with_capacity(count);
-    for _ in 0..count {
+    // Each episode runs on a registry configuration of its own.
+    if count > 0 {
+        let configure = configure_from_byte(seed.to_le_bytes().iter().fold(0, |a, b| a ^ b));
+        reference.apply(&configure);
+        ops.push(configure);
+    }
+    while ops.len() < count {
         let op = op_strategy_within(reference.table_lens())
             .new_tree(&mut runner)
             .expect("the op strategy never rejects")

@@ -63,10 +63,12 @@ pub const ALIGN_LOG2_CAP: u8 = 20;
 pub const MAX_SLICE_LEN: u8 = 200;
 /// Most generated `AllocSlice` lengths are at most this.
 pub const SMALL_SLICE_LEN: u8 = 12;
-/// Largest `count` of a generated `AllocBulk`: most are `0..=SMALL_BULK_COUNT`.
-pub const MAX_BULK_COUNT: u8 = 40;
+/// Largest `count` of a generated `AllocBulk`: most are `0..=SMALL_BULK_COUNT`,
+/// one in 33 is in the thousands, so runs reach the states that exist only
+/// at scale (slot tables, hash indexes and page lists that grew many times).
+pub const MAX_BULK_COUNT: u16 = 8192;
 /// Most generated `AllocBulk` counts are at most this.
-pub const SMALL_BULK_COUNT: u8 = 8;
+pub const SMALL_BULK_COUNT: u16 = 8;
 /// `Compact { max_bytes }` with this value passes `usize::MAX` (no limit);
 /// any other value `v` passes `v * COMPACT_BYTES_UNIT` bytes.
 pub const COMPACT_UNLIMITED: u16 = u16::MAX;
@@ -517,7 +519,7 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         tag: u64,
         /// How many objects (mostly small, sometimes up to [`MAX_BULK_COUNT`]).
         #[arbitrary(with = arbitrary_bulk_count)]
-        count: u8,
+        count: u16,
         /// Seed of the contents of object 0.
         fill: u8,
         /// Pass one byte more than `count * size`.
@@ -551,6 +553,22 @@ pub enum Op<R = RegionRef, O = ObjectRef, W = WeakRef> {
         region: R,
         /// Which allocation.
         what: Oversized,
+    },
+    /// Harness op: the registry configuration of the run, as the first op
+    /// (the first byte of a fuzz input, the first op of a soak episode).
+    /// Before anything else has happened, the driver replaces its empty
+    /// registry with one built with these settings; later it does nothing.
+    /// The settings are not observable through the API, so the model
+    /// ignores them: every configuration must behave the same.
+    Configure {
+        /// `arena_block_size(1 << arena_block_log2)` (12..=20).
+        #[arbitrary(with = arbitrary_arena_block_log2)]
+        arena_block_log2: u8,
+        /// `nursery_bytes`: none (0), or `1 << nursery_log2` (8..=20).
+        #[arbitrary(with = arbitrary_nursery_log2)]
+        nursery_log2: u8,
+        /// `block_cache_bytes(cache_kib * 1024)`; 0 disables the cache.
+        cache_kib: u16,
     },
     /// Test hook `regions::failure::fail_after(after)`: the allocation after
     /// the next `after` allocations of the registry fails, once. The op that
@@ -689,6 +707,15 @@ impl<R, O, W> Op<R, O, W> {
             },
             SetBudget { budget } => SetBudget { budget: *budget },
             InjectAllocFailure { after } => InjectAllocFailure { after: *after },
+            Configure {
+                arena_block_log2,
+                nursery_log2,
+                cache_kib,
+            } => Configure {
+                arena_block_log2: *arena_block_log2,
+                nursery_log2: *nursery_log2,
+                cache_kib: *cache_kib,
+            },
             RegisterPanickingDestructor { tag } => RegisterPanickingDestructor { tag: *tag },
             SaturateCounts { object: o } => SaturateCounts { object: object(o) },
             SaturateRegionRefcount { region: r } => SaturateRegionRefcount { region: region(r) },
@@ -860,6 +887,7 @@ impl<R, O, W> Op<R, O, W> {
             AllocBulk { .. } => "AllocBulk",
             SetBudget { .. } => "SetBudget",
             InjectAllocFailure { .. } => "InjectAllocFailure",
+            Configure { .. } => "Configure",
             RegisterPanickingDestructor { .. } => "RegisterPanickingDestructor",
             SaturateCounts { .. } => "SaturateCounts",
             SaturateRegionRefcount { .. } => "SaturateRegionRefcount",
@@ -887,7 +915,7 @@ pub enum Operand<R, O, W> {
 }
 
 /// Number of op variants (the length of [`Op::kind_name`]'s range).
-pub const OP_KINDS: usize = 40;
+pub const OP_KINDS: usize = 41;
 
 /// How many handles of each kind the driver has seen: the valid index range
 /// of [`RegionRef::Region`], [`ObjectRef::Object`] and [`WeakRef::Weak`].
@@ -928,11 +956,19 @@ impl Op {
     }
 }
 
-/// Decodes as many ops as `data` holds (at most `max_ops`), for fuzz targets.
-/// Never fails: a truncated last op is dropped.
+/// Decodes a fuzz input: its first byte chooses the registry configuration
+/// (a [`Op::Configure`] first, see [`configure_from_byte`]), the rest as
+/// many ops as it holds (at most `max_ops` in all). Never fails: a
+/// truncated last op is dropped.
 pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
+    let Some((&config, data)) = data.split_first() else {
+        return Vec::new();
+    };
     let mut input = Unstructured::new(data);
     let mut ops = Vec::new();
+    if max_ops > 0 {
+        ops.push(configure_from_byte(config));
+    }
     while ops.len() < max_ops && !input.is_empty() {
         match Op::arbitrary(&mut input) {
             Ok(op) => ops.push(op),
@@ -940,6 +976,22 @@ pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
         }
     }
     ops
+}
+
+/// The registry configuration a fuzz input's first byte (or a soak
+/// episode's seed) chooses: two bits each for the arena block size (4, 16,
+/// 64 KiB or 1 MiB), the nursery (none, 256 bytes, 4 KiB or the whole
+/// block) and the block cache (none, 16 KiB, 1 MiB or 64 MiB). Every
+/// combination is a registry users can build; byte 0x55 is close to the
+/// driver's default (16 KiB blocks, 256-byte nurseries).
+pub fn configure_from_byte(byte: u8) -> Op {
+    let pick = |shift: u32| usize::from((byte >> shift) & 3);
+    let arena_block_log2 = [12, 14, 16, 20][pick(0)];
+    Op::Configure {
+        arena_block_log2,
+        nursery_log2: [0, 8, 12, arena_block_log2][pick(2)],
+        cache_kib: [0, 16, 1024, 65535][pick(4)],
+    }
 }
 
 /// Everything imported by a pasted trace: `Op`, its variants and the operand
@@ -985,9 +1037,11 @@ const SLICE_LEN_CLASSES: [(u32, u8, u8); 2] = [
     (1, SMALL_SLICE_LEN + 1, MAX_SLICE_LEN),
 ];
 /// `AllocBulk` counts: mostly a few objects, sometimes many.
-const BULK_COUNT_CLASSES: [(u32, u8, u8); 2] = [
-    (6, 0, SMALL_BULK_COUNT),
-    (1, SMALL_BULK_COUNT + 1, MAX_BULK_COUNT),
+const BULK_COUNT_CLASSES: [(u32, u16, u16); 4] = [
+    (24, 0, SMALL_BULK_COUNT),
+    (6, SMALL_BULK_COUNT + 1, 40),
+    (2, 41, 512),
+    (1, 513, MAX_BULK_COUNT),
 ];
 /// `Compact` byte limits (in [`COMPACT_BYTES_UNIT`]s): zero, a partial step
 /// (16 to 1024 bytes), no limit at all, or anything else.
@@ -1043,7 +1097,16 @@ fn arbitrary_slice_len(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
     u.int_in_range(low..=high)
 }
 
-fn arbitrary_bulk_count(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+fn arbitrary_arena_block_log2(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    u.int_in_range(12..=20)
+}
+
+fn arbitrary_nursery_log2(u: &mut Unstructured<'_>) -> arbitrary::Result<u8> {
+    let log2 = u.int_in_range(7..=20)?;
+    Ok(if log2 == 7 { 0 } else { log2 })
+}
+
+fn arbitrary_bulk_count(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
     let (low, high) = pick_class(u, &BULK_COUNT_CLASSES)?;
     u.int_in_range(low..=high)
 }
@@ -1176,7 +1239,7 @@ fn slice_len_strategy() -> BoxedStrategy<u8> {
     class_strategy(&SLICE_LEN_CLASSES)
 }
 
-fn bulk_count_strategy() -> BoxedStrategy<u8> {
+fn bulk_count_strategy() -> BoxedStrategy<u16> {
     class_strategy(&BULK_COUNT_CLASSES)
 }
 
@@ -1377,6 +1440,7 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
             }),
         1 => budget_strategy().prop_map(|budget| Op::SetBudget { budget }),
         2 => failure_delay_strategy().prop_map(|after| Op::InjectAllocFailure { after }),
+        1 => any::<u8>().prop_map(configure_from_byte),
         1 => tag_strategy().prop_map(|tag| Op::RegisterPanickingDestructor { tag }),
         1 => object().prop_map(|object| Op::SaturateCounts { object }),
         1 => region().prop_map(|region| Op::SaturateRegionRefcount { region }),
