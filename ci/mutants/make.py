@@ -185,9 +185,15 @@ MUTANTS = {
     ),
     "typed-tag-collides-for-same-layout-types": (
         "core/src/destructor.rs",
-        "    TypeId::of::<T>().hash(&mut hasher);\n",
-        "    core::any::type_name::<T>().len().hash(&mut hasher);\n",
+        "    core::hint::black_box(TypeId::of::<T>()).hash(&mut hasher);\n",
+        "    core::hint::black_box(core::any::type_name::<T>().len()).hash(&mut hasher);\n",
         "typed_tag hashes something cheaper than the TypeId (here the type name's length), so distinct types such as u64 and i64 share a tag; a model that took its tags from typed_tag would agree with the core",
+    ),
+    "node-replaced-after-two-ghost-records": (
+        "core/src/forwarding.rs",
+        "        if let Some(node) = node {\n            self.nodes[node as usize].home = to;\n",
+        "        if let Some(node) = node.filter(|&node| self.nodes[node as usize].ghost_records + self.nodes[node as usize].slot_records < 2) {\n            self.nodes[node as usize].home = to;\n",
+        "an object whose forwarding node two records (ghost or slot) already name gets a fresh node when it moves again, so handles from its first homes keep naming the old node, whose home is dead: it shows only after three successive deaths (or moves) of the object's homes",
     ),
 }
 
