@@ -357,7 +357,7 @@ impl Reference {
             },
             // Which op meets the failure depends on the core's memory, so
             // the driver learns it from the core (see `Driver::step`).
-            Op::InjectAllocFailure { .. } => Outcome::Done(Ok(())),
+            Op::InjectAllocFailure { .. } | Op::Configure { .. } => Outcome::Done(Ok(())),
             Op::SetBudget { budget } => {
                 m.set_budget(budget.map(usize::from));
                 Outcome::Done(Ok(()))
