@@ -176,6 +176,16 @@ impl Default for Driver {
     }
 }
 
+impl Drop for Driver {
+    /// A driver dropped without [`Driver::finish`] (after a divergence, or
+    /// mid-trace) still holds objects whose destructors may panic on
+    /// purpose; that panic must not replace the divergence being reported.
+    fn drop(&mut self) {
+        let registry = std::mem::replace(&mut self.registry, Registry::new());
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(registry)));
+    }
+}
+
 impl std::fmt::Debug for Driver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Driver")
