@@ -48,4 +48,3 @@ fn the_committed_corpus_replays_through_the_driver() {
         }
     }
 }
-
