@@ -26,13 +26,17 @@ use std::cell::RefCell;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Once;
+use std::time::{Duration, Instant};
 
 use crate::driver::{Driver, Failure, Report};
 use crate::op::Op;
-use crate::shrink::shrink_ops;
+use crate::shrink::shrink_ops_within;
 
 pub use cli::{Flags, FlagsError};
-pub use repro::{regression_test, replay, BUILT_WITH_SMALL_GENERATIONS};
+pub use repro::{
+    free_test_name, regression_test, regression_test_item, regressions_file, replay,
+    write_regression_test, WriteError, BUILT_WITH_SMALL_GENERATIONS,
+};
 pub use soak::{episode_ops, episode_seeds, Progress, DEFAULT_OPS_PER_EPISODE};
 
 /// What a failing run found. Both are bugs: a panic in the core, the model
@@ -171,32 +175,120 @@ pub(crate) fn panic_message(payload: Box<dyn Any + Send>) -> String {
     }
 }
 
-/// Shrinks a failing trace: cuts it after the failing op, then removes ops
-/// with [`shrink_ops`] while the run still fails with the same kind of
-/// [`Finding`] (a divergence stays a divergence, a panic a panic). Returns
-/// the shrunk trace and what it finds.
+/// How long the tools shrink a failure unless `--shrink-seconds` says
+/// otherwise: enough for every injected bug of `ci/mutants/` to shrink to
+/// the end, short enough that a report never looks hung.
+pub const DEFAULT_SHRINK_SECONDS: f64 = 30.0;
+
+/// How a shrink ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShrinkEnd {
+    /// The search ran to its end: the trace is 1-minimal.
+    Finished,
+    /// The time budget ran out: the trace is the shortest failing one found.
+    OutOfTime,
+    /// The budget was zero: the trace is only cut after the failing op.
+    Skipped,
+}
+
+/// What [`shrink_finding`] did and where it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShrinkReport {
+    /// Ops in the failing trace as given.
+    pub unshrunk_len: usize,
+    /// The trace it ends with: still failing, with a failure of the same kind.
+    pub ops: Vec<Op>,
+    /// What `ops` finds.
+    pub finding: Finding,
+    /// Whether the search finished, ran out of time or was skipped.
+    pub end: ShrinkEnd,
+    /// Runs of candidate traces (the check of the cut trace included).
+    pub calls: u64,
+    /// Time spent shrinking.
+    pub elapsed: Duration,
+    /// The budget it had.
+    pub budget: Duration,
+}
+
+impl ShrinkReport {
+    /// One line (no newline): unshrunk and final lengths, how it ended, the
+    /// calls and the time.
+    pub fn summary(&self) -> String {
+        let (len, calls) = (self.ops.len(), self.calls);
+        let seconds = self.elapsed.as_secs_f64();
+        let budget = self.budget.as_secs_f64();
+        match self.end {
+            ShrinkEnd::Finished => format!(
+                "shrink finished: {} → {len} ops in {seconds:.1} s ({calls} predicate calls, budget {budget} s); the trace is 1-minimal",
+                self.unshrunk_len
+            ),
+            ShrinkEnd::OutOfTime => format!(
+                "shrink ran out of time: {} → {len} ops after {seconds:.1} s ({calls} predicate calls, budget {budget} s); the shortest failing trace found, not minimal",
+                self.unshrunk_len
+            ),
+            ShrinkEnd::Skipped => format!(
+                "shrink skipped (budget 0 s): {} → {len} ops, only cut after the failing op",
+                self.unshrunk_len
+            ),
+        }
+    }
+}
+
+/// Shrinks a failing trace for at most `budget`: cuts it after the failing
+/// op, then shrinks it with [`shrink_ops_within`] while the run still fails
+/// with the same kind of [`Finding`] (a divergence stays a divergence, a
+/// panic a panic), telling it where each candidate failed. When the budget
+/// runs out it returns the shortest failing trace found so far; a zero
+/// budget skips the search.
 ///
 /// # Panics
 ///
-/// If `ops` does not fail with a finding of `finding`'s kind.
-pub fn shrink_finding(ops: &[Op], finding: &Finding) -> (Vec<Op>, Finding) {
-    let cut = if finding.during_an_op() {
-        &ops[..(finding.op_index() + 1).min(ops.len())]
-    } else {
-        ops
+/// If `ops` does not fail with a finding of `finding`'s kind, or the trace
+/// it ends with does not fail when run again (a nondeterministic failure).
+pub fn shrink_finding(ops: &[Op], finding: &Finding, budget: Duration) -> ShrinkReport {
+    let started = Instant::now();
+    let cut = &ops[..fails_within(finding, ops.len())];
+    let report = |shrunk: Vec<Op>, found: Finding, end, calls| ShrinkReport {
+        unshrunk_len: ops.len(),
+        ops: shrunk,
+        finding: found,
+        end,
+        calls,
+        elapsed: started.elapsed(),
+        budget,
     };
-    let fails_alike = |candidate: &[Op]| {
-        run_caught(candidate)
-            .err()
-            .is_some_and(|found| found.same_kind(finding))
+    if budget.is_zero() {
+        // The run that found `finding` stopped at the failing op, so the
+        // cut trace fails the same way without running it again.
+        return report(cut.to_vec(), finding.clone(), ShrinkEnd::Skipped, 0);
+    }
+    let deadline = started + budget;
+    let fails_at = |candidate: &[Op]| match run_caught(candidate) {
+        Err(found) if found.same_kind(finding) => Some(fails_within(&found, candidate.len())),
+        _ => None,
     };
     assert!(
-        fails_alike(cut),
+        fails_at(cut).is_some(),
         "the trace to shrink does not fail like this:\n{finding}"
     );
-    let shrunk = shrink_ops(cut, fails_alike);
-    let found = run_caught(&shrunk).expect_err("the shrunk trace still fails");
-    (shrunk, found)
+    let shrunk = shrink_ops_within(cut, || Instant::now() >= deadline, fails_at);
+    let found = run_caught(&shrunk.items).expect_err("the shrunk trace still fails");
+    let end = if shrunk.finished {
+        ShrinkEnd::Finished
+    } else {
+        ShrinkEnd::OutOfTime
+    };
+    report(shrunk.items, found, end, shrunk.calls + 1)
+}
+
+/// How many ops of a trace of `len` ops that failed with `finding` fail the
+/// same way: up to the failing op, or all of them at teardown.
+fn fails_within(finding: &Finding, len: usize) -> usize {
+    if finding.during_an_op() {
+        (finding.op_index() + 1).min(len)
+    } else {
+        len
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +320,49 @@ mod tests {
             panic_message(Box::new(7u8)),
             "panic with a non-string payload"
         );
+    }
+
+    #[test]
+    fn the_shrink_summary_says_how_the_shrink_ended() {
+        let report = |end| ShrinkReport {
+            unshrunk_len: 1000,
+            ops: vec![CreateRegion { parent: Root }; 12],
+            finding: Finding::Panic {
+                op_index: 11,
+                op: Some(CreateRegion { parent: Root }),
+                message: String::new(),
+            },
+            end,
+            calls: 345,
+            elapsed: Duration::from_millis(2500),
+            budget: Duration::from_secs(30),
+        };
+        assert_eq!(
+            report(ShrinkEnd::Finished).summary(),
+            "shrink finished: 1000 → 12 ops in 2.5 s (345 predicate calls, budget 30 s); the trace is 1-minimal"
+        );
+        assert_eq!(
+            report(ShrinkEnd::OutOfTime).summary(),
+            "shrink ran out of time: 1000 → 12 ops after 2.5 s (345 predicate calls, budget 30 s); the shortest failing trace found, not minimal"
+        );
+        assert_eq!(
+            report(ShrinkEnd::Skipped).summary(),
+            "shrink skipped (budget 0 s): 1000 → 12 ops, only cut after the failing op"
+        );
+    }
+
+    #[test]
+    fn a_failure_needs_the_ops_up_to_the_failing_one() {
+        let at = |op_index, op| Finding::Panic {
+            op_index,
+            op,
+            message: String::new(),
+        };
+        assert_eq!(
+            fails_within(&at(4, Some(CreateRegion { parent: Root })), 10),
+            5
+        );
+        assert_eq!(fails_within(&at(10, None), 10), 10);
     }
 
     #[test]

@@ -2,14 +2,15 @@
 //! on the stable toolchain, for a time or an op budget.
 //!
 //! ```text
-//! cargo run --release -p regions-model --bin soak -- [--seconds N | --ops N] [--seed S] [--ops-per-run N]
+//! cargo run --release -p regions-model --bin soak -- [--seconds N | --ops N] [--seed S] [--ops-per-run N] [--shrink-seconds N]
 //! ```
 //!
 //! Each episode is a fresh driver over `episode_ops(seed, ops_per_run)`
 //! (see `regions_model::engine`), with episode seeds drawn from the master
 //! seed. Every few seconds it prints one progress line; on the first
-//! failure it prints the seeds, the failure, a shrunk trace and the repro
-//! command, and exits with status 1.
+//! failure it prints the seeds, the failure, the trace shrunk within
+//! `--shrink-seconds` (how the shrink ended, and the unshrunk length) and
+//! the repro command, and exits with status 1.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -17,18 +18,22 @@ use std::time::{Duration, Instant};
 use regions_model::driver::format_trace;
 use regions_model::engine::{
     capture_panics, episode_ops, episode_seeds, run_caught, shrink_finding, Finding, Flags,
-    FlagsError, Progress, BUILT_WITH_SMALL_GENERATIONS, DEFAULT_OPS_PER_EPISODE,
+    FlagsError, Progress, ShrinkEnd, BUILT_WITH_SMALL_GENERATIONS, DEFAULT_OPS_PER_EPISODE,
+    DEFAULT_SHRINK_SECONDS,
 };
 use regions_model::op::Op;
 
 const USAGE: &str = "\
 usage: soak [--seconds N | --ops N] [--seed S] [--ops-per-run N] [--progress-every SECONDS]
+            [--shrink-seconds N]
 
   --seconds N         stop after N seconds (default 60 when --ops is not given)
   --ops N             stop after at least N ops (whole episodes)
   --seed S            master seed (default: random, printed)
   --ops-per-run N     ops per episode (default 1000)
   --progress-every S  seconds between progress lines (default 5)
+  --shrink-seconds N  time budget for shrinking a failure (default 30; 0: no shrinking);
+                      when it runs out, the shortest failing trace found so far is printed
 
 Exits 0 when every episode passed, 1 on a divergence or panic, 2 on bad usage.";
 
@@ -51,6 +56,7 @@ struct Settings {
     master: u64,
     ops_per_run: usize,
     progress_every: Duration,
+    shrink_budget: Duration,
 }
 
 fn settings() -> Result<Settings, FlagsError> {
@@ -62,6 +68,7 @@ fn settings() -> Result<Settings, FlagsError> {
             "--seed",
             "--ops-per-run",
             "--progress-every",
+            "--shrink-seconds",
         ],
     )?;
     let ops = flags.get("--ops")?;
@@ -78,6 +85,7 @@ fn settings() -> Result<Settings, FlagsError> {
         progress_every: Duration::from_secs_f64(
             flags.get("--progress-every")?.unwrap_or(5.0_f64).max(0.1),
         ),
+        shrink_budget: shrink_budget(&flags)?,
     })
 }
 
@@ -99,6 +107,7 @@ fn main() -> ExitCode {
         master,
         ops_per_run,
         progress_every,
+        shrink_budget,
     } = settings;
     let limits: Vec<String> = [
         budget.seconds.map(|s| format!("{s} s")),
@@ -126,7 +135,7 @@ fn main() -> ExitCode {
             Ok(outcome) => progress.record(&outcome),
             Err(finding) => {
                 println!("{}", progress.line(started.elapsed()));
-                report_failure(master, episode, seed, &ops, &finding);
+                report_failure(master, episode, seed, &ops, &finding, shrink_budget);
                 return ExitCode::FAILURE;
             }
         }
@@ -148,32 +157,52 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `--shrink-seconds`: a time budget of whole or fractional seconds.
+fn shrink_budget(flags: &Flags) -> Result<Duration, FlagsError> {
+    let seconds = flags
+        .get("--shrink-seconds")?
+        .unwrap_or(DEFAULT_SHRINK_SECONDS);
+    Duration::try_from_secs_f64(seconds).map_err(|e| FlagsError::Invalid {
+        flag: "--shrink-seconds".into(),
+        value: seconds.to_string(),
+        reason: e.to_string(),
+    })
+}
+
 /// Prints everything needed to reproduce and fix the failure.
-fn report_failure(master: u64, episode: usize, seed: u64, ops: &[Op], finding: &Finding) {
+fn report_failure(
+    master: u64,
+    episode: usize,
+    seed: u64,
+    ops: &[Op],
+    finding: &Finding,
+    shrink_budget: Duration,
+) {
     println!(
         "soak: FAIL in episode {episode} (master seed {master}, episode seed {seed}, {} ops)",
         ops.len()
     );
     print!("{finding}");
-    let up_to_the_failure = if finding.during_an_op() {
-        finding.op_index() + 1
-    } else {
-        ops.len()
-    };
-    println!("soak: shrinking the {up_to_the_failure} ops up to the failure…");
-    let started = Instant::now();
-    let (shrunk, shrunk_finding) = shrink_finding(ops, finding);
     println!(
-        "soak: shrunk to {} ops in {:.1}s; the shrunk trace fails with:",
-        shrunk.len(),
-        started.elapsed().as_secs_f64()
+        "soak: shrinking the {} ops up to the failure (budget {} s)…",
+        finding.op_index() + usize::from(finding.during_an_op()),
+        shrink_budget.as_secs_f64()
     );
-    print!("{shrunk_finding}");
-    println!("soak: shrunk trace (`use regions_model::op::prelude::*;` makes it Rust):");
-    print!("{}", format_trace(&shrunk));
+    let shrunk = shrink_finding(ops, finding, shrink_budget);
+    println!("soak: {}", shrunk.summary());
+    if shrunk.end != ShrinkEnd::Skipped {
+        println!("soak: the trace it ends with fails with:");
+        print!("{}", shrunk.finding);
+    }
     println!(
-        "soak: reproduce and get a regression test with:\n  cargo run --release -p regions-model{} --bin repro -- --seed {seed} --ops {}",
+        "soak: the trace ({} ops; `use regions_model::op::prelude::*;` makes it Rust):",
+        shrunk.ops.len()
+    );
+    print!("{}", format_trace(&shrunk.ops));
+    println!(
+        "soak: reproduce and write a regression test with:\n  cargo run --release -p regions-model{} --bin repro -- --seed {seed} --ops {}{} --write",
         if BUILT_WITH_SMALL_GENERATIONS { " --features small-generations" } else { "" },
-        ops.len()
+        ops.len(),
+        if shrunk.end == ShrinkEnd::Finished { String::new() } else { " --shrink-seconds 300".to_owned() },
     );
 }

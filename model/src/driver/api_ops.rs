@@ -9,7 +9,7 @@ use regions::{ObjectHandle, RegionHandle, Registry, TypeTag};
 
 use crate::op::{Convenient, Iteration};
 
-use super::destructors::DeliberatePanic;
+use super::destructors::panic_deliberately;
 use super::outcome::{Outcome, Rejection, Res};
 use super::reference::{align_of_log2, pattern};
 use super::typed::{encoding_of, with_default_token, with_type, DropLog, TypedValue};
@@ -73,9 +73,7 @@ pub(super) fn alloc_convenient(
         } => {
             let layout = raw_layout(size, align_log2);
             let attempt = panic::catch_unwind(AssertUnwindSafe(|| {
-                reg.alloc_with(region, layout, TypeTag(tag), |_| {
-                    panic::panic_any(DeliberatePanic)
-                })
+                reg.alloc_with(region, layout, TypeTag(tag), |_| panic_deliberately())
             }));
             return match attempt {
                 // `init` ran and panicked: no object may exist.

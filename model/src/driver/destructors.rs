@@ -53,11 +53,20 @@ fn drain<T>(log: &Mutex<Vec<T>>) -> Vec<T> {
     std::mem::take(&mut *log.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
-/// The payload of the panics the driver's panicking destructors raise on
-/// purpose; the hook [`silence_deliberate_panics`] installs lets them pass
-/// without a word (or an abort under libFuzzer).
+/// The payload of the panics the driver raises on purpose (panicking
+/// destructors and `init` closures); the hook [`silence_deliberate_panics`]
+/// installs lets them pass without a word (or an abort under libFuzzer).
 #[derive(Debug)]
-pub(crate) struct DeliberatePanic;
+struct DeliberatePanic;
+
+/// Panics with [`DeliberatePanic`], having installed the hook that keeps
+/// the panic quiet first: every deliberate panic goes through here, so no
+/// path can reach libFuzzer's aborting hook (an `init` that panicked before
+/// any panicking destructor was registered once did).
+pub(crate) fn panic_deliberately() -> ! {
+    silence_deliberate_panics();
+    std::panic::panic_any(DeliberatePanic)
+}
 
 /// Installs (once per process) a panic hook that ignores [`DeliberatePanic`]
 /// and passes every other panic to the hook that was installed before
@@ -100,7 +109,7 @@ impl DestructorLogs {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .push(call);
             if panics {
-                std::panic::panic_any(DeliberatePanic);
+                panic_deliberately();
             }
         })?;
         self.installed.insert(tag, registration);

@@ -1,5 +1,6 @@
 //! The command-line flags of the soak runner and the repro tool: `--name
-//! value` pairs from a known list, no dependencies.
+//! value` pairs from a known list (a few flags may go without their value),
+//! no dependencies.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -64,18 +65,43 @@ impl Flags {
         args: impl IntoIterator<Item = String>,
         known: &[&str],
     ) -> Result<Flags, FlagsError> {
+        Flags::parse_with_optional(args, known, &[])
+    }
+
+    /// [`Flags::parse`], where the flags in `optional` (also known) may go
+    /// without a value: given last, or followed by another flag (an
+    /// argument starting with `--`), they get the empty value.
+    ///
+    /// ```
+    /// use regions_model::engine::Flags;
+    ///
+    /// let args = ["--write", "--seed", "7"].map(String::from);
+    /// let flags = Flags::parse_with_optional(args, &["--seed"], &["--write"]).unwrap();
+    /// assert_eq!(flags.get::<String>("--write").unwrap().as_deref(), Some(""));
+    /// let args = ["--seed", "7", "--write", "my_test"].map(String::from);
+    /// let flags = Flags::parse_with_optional(args, &["--seed"], &["--write"]).unwrap();
+    /// assert_eq!(flags.get::<String>("--write").unwrap().as_deref(), Some("my_test"));
+    /// ```
+    pub fn parse_with_optional(
+        args: impl IntoIterator<Item = String>,
+        known: &[&str],
+        optional: &[&str],
+    ) -> Result<Flags, FlagsError> {
         let mut values = BTreeMap::new();
-        let mut args = args.into_iter();
+        let mut args = args.into_iter().peekable();
         while let Some(arg) = args.next() {
             if arg == "-h" || arg == "--help" {
                 return Err(FlagsError::Help);
             }
-            if !known.contains(&arg.as_str()) {
+            let value = if optional.contains(&arg.as_str()) {
+                args.next_if(|next| !next.starts_with("--"))
+                    .unwrap_or_default()
+            } else if known.contains(&arg.as_str()) {
+                args.next()
+                    .ok_or_else(|| FlagsError::MissingValue(arg.clone()))?
+            } else {
                 return Err(FlagsError::Unknown(arg));
-            }
-            let value = args
-                .next()
-                .ok_or_else(|| FlagsError::MissingValue(arg.clone()))?;
+            };
             values.insert(arg, value);
         }
         Ok(Flags { values })
@@ -130,6 +156,35 @@ mod tests {
             flags.get::<u64>("--seed"),
             Err(FlagsError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn a_flag_with_an_optional_value_takes_only_a_value_that_is_not_a_flag() {
+        let parse = |args: &[&str]| {
+            Flags::parse_with_optional(
+                args.iter().map(|a| a.to_string()),
+                &["--seed"],
+                &["--write"],
+            )
+        };
+        let flags = parse(&["--write"]).unwrap();
+        assert_eq!(flags.get::<String>("--write").unwrap().as_deref(), Some(""));
+        let flags = parse(&["--write", "--seed", "3"]).unwrap();
+        assert_eq!(flags.get::<String>("--write").unwrap().as_deref(), Some(""));
+        assert_eq!(flags.get::<u64>("--seed").unwrap(), Some(3));
+        let flags = parse(&["--write", "name", "--seed", "3"]).unwrap();
+        assert_eq!(
+            flags.get::<String>("--write").unwrap().as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            parse(&["--write", "name", "stray"]),
+            Err(FlagsError::Unknown("stray".into()))
+        );
+        assert_eq!(
+            parse(&["--seed"]),
+            Err(FlagsError::MissingValue("--seed".into()))
+        );
     }
 
     #[test]

@@ -1,0 +1,41 @@
+//! Tests for gaps that mutation testing found (`ci/mutants.sh`,
+//! docs/TESTING.md "Mutation score"): each names the mutant it kills, a
+//! change to core/src/ that every other test of the workspace let pass.
+
+/// Kills `core/src/accounting.rs: replace Accounts::reserve_region_budget
+/// -> Result<()> with Ok(())`. `create_region_with_budget` makes room for
+/// the budget before it creates the region, so that an allocation failure
+/// there is an `OutOfMemory` with nothing changed. Without the
+/// reservation the budget table grows through an infallible insert after
+/// the region exists, which the allocation-failure sweep cannot see (it
+/// fails the allocations that happen, not one that is missing); only a
+/// real allocator failure would show it, as an abort. Here the region id
+/// is recycled, so creating the region allocates nothing, and the budget
+/// table's first entry is the only allocation left to fail.
+///
+/// Injected failure needs the `test-hooks` feature, which the workspace's
+/// tests turn on for the core (the model depends on it with that feature).
+#[cfg(feature = "test-hooks")]
+#[test]
+fn a_budgeted_region_reserves_its_budget_entry_before_the_region_exists() {
+    use regions::{failure, ErrorKind, Registry};
+
+    let mut reg = Registry::new();
+    let scratch = reg.create_region(reg.root()).unwrap();
+    reg.release_region(scratch).unwrap();
+    let regions_before = reg.live_region_count();
+
+    failure::fail_after(0);
+    let err = reg.create_region_with_budget(reg.root(), 100).unwrap_err();
+    assert!(failure::take_fired(), "the injected failure did not happen");
+    assert_eq!(err.kind(), ErrorKind::OutOfMemory);
+    assert_eq!(reg.live_region_count(), regions_before, "a region was made");
+
+    // It failed once only; the next try makes the region, on the recycled id.
+    let sandbox = reg.create_region_with_budget(reg.root(), 100).unwrap();
+    assert_eq!(sandbox.id(), scratch.id());
+    assert_eq!(reg.region_budget(sandbox).unwrap(), Some(100));
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
+}
