@@ -109,6 +109,10 @@ fn features(report: &Report) -> BTreeSet<String> {
         ("iter_mut changed values", report.mutating_iterations > 0),
         ("alloc_with init panicked", report.panicked_fills > 0),
         (
+            "promotion refused by an occupied region's budget",
+            report.promotions_refused_by_an_occupied_budget > 0,
+        ),
+        (
             "serialization round trip copied objects",
             report.reach.objects_copied > 0,
         ),

@@ -1313,6 +1313,8 @@ impl Report {
     /// Counts what the newer ops reached: bulk objects, slices, mistyped
     /// slice reads. (Compaction is counted from the core's report.)
     fn count_new_ops(&mut self, op: &Op, prediction: &Prediction) {
+        self.promotions_refused_by_an_occupied_budget +=
+            u64::from(prediction.refused_by_an_occupied_budget);
         match (op, &prediction.outcome) {
             (Op::AllocBulk { .. }, Outcome::Objects(Ok(objects))) => {
                 self.bulk_objects_allocated += objects.len() as u64;

@@ -44,6 +44,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 
+mod weights;
+pub use weights::{weight, OP_WEIGHTS};
+
 /// Largest `id` of a fabricated region handle ([`RegionRef::FakeRegion`]).
 pub const FAKE_REGION_IDS: u8 = 7;
 /// Largest generation of a fabricated handle (region or slot generation).
@@ -958,21 +961,22 @@ impl Op {
 
 /// Decodes a fuzz input: its first byte chooses the registry configuration
 /// (a [`Op::Configure`] first, see [`configure_from_byte`]), the rest as
-/// many ops as it holds (at most `max_ops` in all). Never fails: a
-/// truncated last op is dropped.
+/// many ops as it holds (at most `max_ops` in all), each a selector byte
+/// that draws the kind with the generators' weights ([`OP_WEIGHTS`]) and
+/// then the kind's fields. Never fails: a truncated last op is dropped.
 pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
     let Some((&config, data)) = data.split_first() else {
         return Vec::new();
     };
-    let mut input = Unstructured::new(data);
+    let mut input = data;
     let mut ops = Vec::new();
     if max_ops > 0 {
         ops.push(configure_from_byte(config));
     }
-    while ops.len() < max_ops && !input.is_empty() {
-        match Op::arbitrary(&mut input) {
-            Ok(op) => ops.push(op),
-            Err(_) => break,
+    while ops.len() < max_ops {
+        match weights::decode_weighted_op(&mut input) {
+            Some(op) => ops.push(op),
+            None => break,
         }
     }
     ops
@@ -1390,69 +1394,68 @@ pub fn op_strategy() -> impl Strategy<Value = Op> {
     op_strategy_within(TableLens::UNBOUNDED)
 }
 
-/// The op distribution with every index below `lens`. The weights favour
-/// the states where bugs hide: nested regions (parents picked among existing
-/// regions), objects with strong counts (retain, store_handle) whose regions
-/// then die, repeated promotion of the same objects, and destructors.
+/// The op distribution with every index below `lens`, each kind drawn with
+/// its weight in [`OP_WEIGHTS`] (the fuzz decoding uses the same table);
+/// region operands pick parents among existing regions, so trees nest.
 pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
     let region = || region_strategy(lens);
     let object = || object_strategy(lens);
     let weak = || weak_strategy(lens);
     prop_oneof![
-        9 => region().prop_map(|parent| Op::CreateRegion { parent }),
-        3 => region().prop_map(|region| Op::RetainRegion { region }),
-        8 => region().prop_map(|region| Op::ReleaseRegion { region }),
-        1 => (region(), size_strategy(), any::<bool>())
+        weight("CreateRegion") => region().prop_map(|parent| Op::CreateRegion { parent }),
+        weight("RetainRegion") => region().prop_map(|region| Op::RetainRegion { region }),
+        weight("ReleaseRegion") => region().prop_map(|region| Op::ReleaseRegion { region }),
+        weight("WithRegion") => (region(), size_strategy(), any::<bool>())
             .prop_map(|(parent, size, keep)| Op::WithRegion { parent, size, keep }),
-        14 => (region(), size_strategy(), align_log2_strategy(), tag_strategy(), any::<u8>(), proptest::bool::weighted(0.03))
+        weight("Alloc") => (region(), size_strategy(), align_log2_strategy(), tag_strategy(), any::<u8>(), proptest::bool::weighted(0.03))
             .prop_map(|(region, size, align_log2, tag, fill, mismatched_len)| Op::Alloc {
                 region, size, align_log2, tag, fill, mismatched_len,
             }),
-        6 => (region(), kind_strategy(), any::<u64>())
+        weight("AllocTyped") => (region(), kind_strategy(), any::<u64>())
             .prop_map(|(region, kind, payload)| Op::AllocTyped { region, kind, payload }),
-        4 => object().prop_map(|object| Op::Get { object }),
-        3 => (object(), offset_strategy(), 0..=32u8, any::<u8>())
+        weight("Get") => object().prop_map(|object| Op::Get { object }),
+        weight("Write") => (object(), offset_strategy(), 0..=32u8, any::<u8>())
             .prop_map(|(object, offset, len, fill)| Op::Write { object, offset, len, fill }),
-        4 => (object(), kind_strategy()).prop_map(|(object, kind)| Op::GetTyped { object, kind }),
-        2 => (object(), kind_strategy(), any::<u64>())
+        weight("GetTyped") => (object(), kind_strategy()).prop_map(|(object, kind)| Op::GetTyped { object, kind }),
+        weight("SetTyped") => (object(), kind_strategy(), any::<u64>())
             .prop_map(|(object, kind, payload)| Op::SetTyped { object, kind, payload }),
-        4 => object().prop_map(|object| Op::Free { object }),
-        9 => object().prop_map(|object| Op::Retain { object }),
-        3 => object().prop_map(|object| Op::Release { object }),
-        4 => (region(), object()).prop_map(|(container, object)| Op::StoreHandle { container, object }),
-        3 => object().prop_map(|object| Op::Downgrade { object }),
-        2 => weak().prop_map(|weak| Op::Upgrade { weak }),
-        2 => weak().prop_map(|weak| Op::DropWeak { weak }),
-        9 => (object(), region()).prop_map(|(object, target)| Op::Promote { object, target }),
-        4 => object().prop_map(|object| Op::Resolve { object }),
-        2 => object().prop_map(|object| Op::RegionOf { object }),
-        2 => tag_strategy().prop_map(|tag| Op::RegisterDestructor { tag }),
-        2 => object().prop_map(|object| Op::InspectObject { object }),
-        2 => region().prop_map(|region| Op::InspectRegion { region }),
-        3 => (region(), compact_bytes_strategy())
+        weight("Free") => object().prop_map(|object| Op::Free { object }),
+        weight("Retain") => object().prop_map(|object| Op::Retain { object }),
+        weight("Release") => object().prop_map(|object| Op::Release { object }),
+        weight("StoreHandle") => (region(), object()).prop_map(|(container, object)| Op::StoreHandle { container, object }),
+        weight("Downgrade") => object().prop_map(|object| Op::Downgrade { object }),
+        weight("Upgrade") => weak().prop_map(|weak| Op::Upgrade { weak }),
+        weight("DropWeak") => weak().prop_map(|weak| Op::DropWeak { weak }),
+        weight("Promote") => (object(), region()).prop_map(|(object, target)| Op::Promote { object, target }),
+        weight("Resolve") => object().prop_map(|object| Op::Resolve { object }),
+        weight("RegionOf") => object().prop_map(|object| Op::RegionOf { object }),
+        weight("RegisterDestructor") => tag_strategy().prop_map(|tag| Op::RegisterDestructor { tag }),
+        weight("InspectObject") => object().prop_map(|object| Op::InspectObject { object }),
+        weight("InspectRegion") => region().prop_map(|region| Op::InspectRegion { region }),
+        weight("Compact") => (region(), compact_bytes_strategy())
             .prop_map(|(region, max_bytes)| Op::Compact { region, max_bytes }),
-        4 => (region(), slice_kind_strategy(), slice_len_strategy(), any::<u64>())
+        weight("AllocSlice") => (region(), slice_kind_strategy(), slice_len_strategy(), any::<u64>())
             .prop_map(|(region, kind, len, payload)| Op::AllocSlice { region, kind, len, payload }),
-        3 => (object(), slice_kind_strategy()).prop_map(|(object, kind)| Op::GetSlice { object, kind }),
-        4 => (region(), bulk_size_strategy(), align_log2_strategy(), tag_strategy(), bulk_count_strategy(), any::<u8>(), proptest::bool::weighted(0.03))
+        weight("GetSlice") => (object(), slice_kind_strategy()).prop_map(|(object, kind)| Op::GetSlice { object, kind }),
+        weight("AllocBulk") => (region(), bulk_size_strategy(), align_log2_strategy(), tag_strategy(), bulk_count_strategy(), any::<u8>(), proptest::bool::weighted(0.03))
             .prop_map(|(region, size, align_log2, tag, count, fill, mismatched_len)| Op::AllocBulk {
                 region, size, align_log2, tag, count, fill, mismatched_len,
             }),
-        1 => budget_strategy().prop_map(|budget| Op::SetBudget { budget }),
-        2 => failure_delay_strategy().prop_map(|after| Op::InjectAllocFailure { after }),
-        1 => any::<u8>().prop_map(configure_from_byte),
-        1 => tag_strategy().prop_map(|tag| Op::RegisterPanickingDestructor { tag }),
-        1 => object().prop_map(|object| Op::SaturateCounts { object }),
-        1 => region().prop_map(|region| Op::SaturateRegionRefcount { region }),
-        1 => (region(), oversized_strategy()).prop_map(|(region, what)| Op::AllocOversized { region, what }),
-        2 => (region(), region_budget_strategy())
+        weight("SetBudget") => budget_strategy().prop_map(|budget| Op::SetBudget { budget }),
+        weight("InjectAllocFailure") => failure_delay_strategy().prop_map(|after| Op::InjectAllocFailure { after }),
+        weight("Configure") => any::<u8>().prop_map(configure_from_byte),
+        weight("RegisterPanickingDestructor") => tag_strategy().prop_map(|tag| Op::RegisterPanickingDestructor { tag }),
+        weight("SaturateCounts") => object().prop_map(|object| Op::SaturateCounts { object }),
+        weight("SaturateRegionRefcount") => region().prop_map(|region| Op::SaturateRegionRefcount { region }),
+        weight("AllocOversized") => (region(), oversized_strategy()).prop_map(|(region, what)| Op::AllocOversized { region, what }),
+        weight("CreateRegionWithBudget") => (region(), region_budget_strategy())
             .prop_map(|(parent, budget)| Op::CreateRegionWithBudget { parent, budget }),
-        3 => (region(), object()).prop_map(|(container, object)| Op::Unstore { container, object }),
-        2 => (region(), region()).prop_map(|(region, parent)| Op::SerializeRoundTrip { region, parent }),
-        2 => (object(), object()).prop_map(|(object, other)| Op::Identify { object, other }),
-        4 => (region(), convenient_strategy()).prop_map(|(region, how)| Op::AllocConvenient { region, how }),
-        3 => (region(), iteration_strategy()).prop_map(|(region, what)| Op::Iterate { region, what }),
-        2 => (region(), class_strategy(&CAPACITY_CLASSES), class_strategy(&FIRST_BLOCK_LOG2_CLASSES), budget_strategy())
+        weight("Unstore") => (region(), object()).prop_map(|(container, object)| Op::Unstore { container, object }),
+        weight("SerializeRoundTrip") => (region(), region()).prop_map(|(region, parent)| Op::SerializeRoundTrip { region, parent }),
+        weight("Identify") => (object(), object()).prop_map(|(object, other)| Op::Identify { object, other }),
+        weight("AllocConvenient") => (region(), convenient_strategy()).prop_map(|(region, how)| Op::AllocConvenient { region, how }),
+        weight("Iterate") => (region(), iteration_strategy()).prop_map(|(region, what)| Op::Iterate { region, what }),
+        weight("BuildRegion") => (region(), class_strategy(&CAPACITY_CLASSES), class_strategy(&FIRST_BLOCK_LOG2_CLASSES), budget_strategy())
             .prop_map(|(parent, capacity, first_block_log2, budget)| Op::BuildRegion {
                 parent, capacity, first_block_log2, budget,
             }),

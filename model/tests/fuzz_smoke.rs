@@ -135,6 +135,10 @@ fn committed_corpus_reaches_the_failure_paths() {
             report.reach.objects_copied > 0,
         ),
         ("Unserializable", rejected("Unserializable")),
+        (
+            "a promotion refused by the budget of a region holding objects",
+            report.promotions_refused_by_an_occupied_budget > 0,
+        ),
     ];
     let missed: Vec<&str> = goals
         .iter()

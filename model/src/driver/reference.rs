@@ -94,6 +94,9 @@ pub(crate) struct Prediction {
     /// Whether an operand was unknown to the driver (a fabricated handle
     /// that named nothing it had seen).
     pub had_unknown_operand: bool,
+    /// Whether the op was a promotion refused by the budget of a target
+    /// that already held objects (its budget check must count them).
+    pub refused_by_an_occupied_budget: bool,
 }
 
 impl Prediction {
@@ -108,6 +111,7 @@ impl Prediction {
             touched_regions: BTreeSet::new(),
             touched_objects: BTreeSet::new(),
             had_unknown_operand: false,
+            refused_by_an_occupied_budget: false,
         }
     }
 }
@@ -480,6 +484,9 @@ impl Reference {
                 if promoted.is_ok() && home != Some(target) {
                     prediction.moved = vec![object];
                 }
+                prediction.refused_by_an_occupied_budget = promoted
+                    == Err(ModelError::BudgetExceeded)
+                    && m.region_object_count(target) > 0;
                 Outcome::Object(promoted.map_err(Into::into))
             }
             Op::Resolve { object } => Outcome::Object(m.resolve(object).map_err(Into::into)),

@@ -56,6 +56,9 @@ pub struct Report {
     pub tracked_slice_elements_dropped: u64,
     /// `GetSlice` ops rejected with `TypeMismatch`.
     pub slice_type_mismatches: u64,
+    /// Promotions refused by the budget of a target region that already
+    /// held objects (a budget check that forgets them lets these through).
+    pub promotions_refused_by_an_occupied_budget: u64,
     /// Ops that panicked, as predicted, because a destructor panicked (after
     /// destroying everything due); the registry drop at the end included.
     pub panicking_destructor_ops: u64,
@@ -126,6 +129,8 @@ impl Report {
         self.slices_allocated += other.slices_allocated;
         self.tracked_slice_elements_dropped += other.tracked_slice_elements_dropped;
         self.slice_type_mismatches += other.slice_type_mismatches;
+        self.promotions_refused_by_an_occupied_budget +=
+            other.promotions_refused_by_an_occupied_budget;
         self.panicking_destructor_ops += other.panicking_destructor_ops;
         self.injected_failures += other.injected_failures;
         for (&kind, &count) in &other.ops_by_kind {

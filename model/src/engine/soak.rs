@@ -79,7 +79,7 @@ impl Progress {
             "soak {seconds:.0}s: {rate:.0} ops/s, {} ops, {} episodes, live {} objects {} regions",
             t.ops, self.episodes, self.live_objects, self.live_regions
         );
-        let counters: [(&str, u64); 25] = [
+        let counters: [(&str, u64); 26] = [
             ("peak_live_objects", r.peak_live_objects as u64),
             ("region_deaths", r.region_deaths),
             ("deaths_with_promotions", r.deaths_with_promotions),
@@ -114,6 +114,10 @@ impl Progress {
             ("panicking_destructor_ops", t.panicking_destructor_ops),
             ("injected_failures", t.injected_failures),
             ("budget_rejections", t.rejections_of("BudgetExceeded")),
+            (
+                "promotions_refused_by_an_occupied_budget",
+                t.promotions_refused_by_an_occupied_budget,
+            ),
         ];
         line.push_str(" | reach");
         for (name, value) in counters {
