@@ -195,6 +195,12 @@ MUTANTS = {
         "        if let Some(node) = node.filter(|&node| self.nodes[node as usize].ghost_records + self.nodes[node as usize].slot_records < 2) {\n            self.nodes[node as usize].home = to;\n",
         "an object whose forwarding node two records (ghost or slot) already name gets a fresh node when it moves again, so handles from its first homes keep naming the old node, whose home is dead: it shows only after three successive deaths (or moves) of the object's homes",
     ),
+    "inline-ghost-two-incarnations-back-overwritten": (
+        "core/src/forwarding.rs",
+        "        self.clear_dead(inline);\n        if inline.node != NO_NODE {\n",
+        "        self.clear_dead(inline);\n        if inline.node != NO_NODE && region.generation().wrapping_sub(inline.generation) < 2 {\n",
+        "a region id's inline ghost record, left by an incarnation two or more back, is taken for free space and overwritten, so old handles into that incarnation stop forwarding: it shows only after three deaths of one region id, each with a survivor that is still alive at the third",
+    ),
 }
 
 
