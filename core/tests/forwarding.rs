@@ -177,6 +177,43 @@ fn a_ghost_table_is_freed_when_its_object_dies_with_a_later_region() {
     assert_consistent(&reg);
 }
 
+/// Ghost records whose objects died are swept out of the ghost map once
+/// they are at least 64 and half of it, so a workload that keeps promoting
+/// objects through deaths and then freeing them runs in bounded memory:
+/// the map stops growing after the first rounds.
+#[test]
+fn ghost_records_of_dead_objects_are_swept_so_the_map_stops_growing() {
+    let mut reg = Registry::new();
+    let round = |reg: &mut Registry| {
+        let dying = reg.create_region(reg.root()).unwrap();
+        let survivors: Vec<_> = (0..100u8)
+            .map(|i| {
+                let h = raw(reg, dying, &[i; 24], 8);
+                reg.retain(h).unwrap();
+                h
+            })
+            .collect();
+        reg.release_region(dying).unwrap();
+        for h in survivors {
+            reg.free(h).unwrap();
+        }
+    };
+    for _ in 0..4 {
+        round(&mut reg);
+    }
+    let warm = reg.memory_usage().forwarding_bytes;
+    for _ in 0..scaled(100, 20) {
+        round(&mut reg);
+    }
+    assert_eq!(
+        reg.memory_usage().forwarding_bytes,
+        warm,
+        "the ghost map grew"
+    );
+    assert_eq!(reg.memory_usage().ghost_records, 0);
+    assert_consistent(&reg);
+}
+
 #[test]
 fn records_of_objects_freed_before_their_region_died_are_not_kept() {
     let mut reg = Registry::new();

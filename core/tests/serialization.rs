@@ -226,6 +226,37 @@ fn the_whole_registry_round_trips_under_a_region() {
     assert_consistent(&reg);
 }
 
+/// Saves two words and loads one: a persister out of step with itself.
+struct Lopsided(u64);
+
+impl Persist for Lopsided {
+    const NAME: &'static str = "tests::Lopsided";
+    fn save(&self, out: &mut Saver<'_>) {
+        out.u64(self.0);
+        out.u64(!self.0);
+    }
+    fn load(input: &mut Loader<'_>) -> Result<Self, LoadError> {
+        Ok(Lopsided(input.u64()?))
+    }
+}
+
+/// A typed value whose loader leaves some of its bytes unread is refused
+/// as corrupt (the stream and the persister disagree on its length), and
+/// the refusal changes nothing.
+#[test]
+fn a_loader_that_leaves_bytes_unread_is_refused() {
+    let mut reg = Registry::new();
+    reg.register_persist::<Lopsided>().unwrap();
+    let r = reg.create_region(ROOT).unwrap();
+    reg.alloc_typed(r, Lopsided(7)).unwrap();
+    let bytes = reg.serialize(r).unwrap();
+    let before = fingerprint(&reg);
+    let error = reg.deserialize(ROOT, &bytes).unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::CorruptInput, "{error}");
+    assert_eq!(fingerprint(&reg), before);
+    assert_consistent(&reg);
+}
+
 #[test]
 fn a_typed_object_without_a_serializer_is_unserializable() {
     let mut reg = Registry::new();

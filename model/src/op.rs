@@ -92,7 +92,7 @@ pub fn compact_byte_limit(max_bytes: u16) -> usize {
 const RESERVED_TAG_BIT: u64 = 1 << 63;
 
 /// Names a region.
-#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RegionRef {
     /// The root region's handle.
     Root,
@@ -102,16 +102,14 @@ pub enum RegionRef {
     /// `RegionHandle::from_raw_parts(id, generation)`.
     FakeRegion {
         /// Region id, `0..=FAKE_REGION_IDS` when generated.
-        #[arbitrary(with = fake_region_id)]
         id: u8,
         /// Region generation, `0..=FAKE_GENERATIONS` when generated.
-        #[arbitrary(with = fake_generation)]
         generation: u8,
     },
 }
 
 /// Names an object.
-#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ObjectRef {
     /// The object handle at this index, modulo the number of object handles
     /// seen so far (every handle an object ever had: its allocation handle
@@ -120,22 +118,18 @@ pub enum ObjectRef {
     /// `ObjectHandle::from_raw_parts(region_id, region_generation, slot, slot_generation)`.
     FakeObject {
         /// Region id, `0..=FAKE_REGION_IDS` when generated.
-        #[arbitrary(with = fake_region_id)]
         region_id: u8,
         /// Region generation, `0..=FAKE_GENERATIONS` when generated.
-        #[arbitrary(with = fake_generation)]
         region_generation: u8,
         /// Slot id, `0..=FAKE_SLOTS` when generated.
-        #[arbitrary(with = fake_slot)]
         slot: u8,
         /// Slot generation, `0..=FAKE_GENERATIONS` when generated.
-        #[arbitrary(with = fake_generation)]
         slot_generation: u8,
     },
 }
 
 /// Names a weak reference.
-#[derive(Arbitrary, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WeakRef {
     /// The weak handle at this index, modulo the number of weak handles
     /// returned so far by `downgrade`.
@@ -1066,6 +1060,53 @@ const RAW_TAGS: [u64; 4] = [0, 1, 2, 3];
 /// One raw tag in this many is reserved.
 const RESERVED_TAG_ODDS: u32 = 30;
 
+/// How often a region operand is the root, a handle seen (an index) or a
+/// fabricated handle, in that order: the fuzz decoding and the proptest
+/// generators draw from these odds alike. (`Arbitrary`'s derive made a
+/// third of the fuzzer's region operands and half of its object operands
+/// fabricated, which only ever get rejected.)
+const REGION_REF_ODDS: [(u32, u8, u8); 3] = [(2, 0, 0), (12, 1, 1), (1, 2, 2)];
+/// An object operand: a handle seen, or a fabricated one.
+const OBJECT_REF_ODDS: [(u32, u8, u8); 2] = [(14, 0, 0), (1, 1, 1)];
+/// A weak operand: a weak handle returned, or one made from an object operand.
+const WEAK_REF_ODDS: [(u32, u8, u8); 2] = [(6, 0, 0), (1, 1, 1)];
+
+impl<'a> Arbitrary<'a> for RegionRef {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match pick_class(u, &REGION_REF_ODDS)?.0 {
+            0 => RegionRef::Root,
+            1 => RegionRef::Region(u16::arbitrary(u)?),
+            _ => RegionRef::FakeRegion {
+                id: fake_region_id(u)?,
+                generation: fake_generation(u)?,
+            },
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for ObjectRef {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match pick_class(u, &OBJECT_REF_ODDS)?.0 {
+            0 => ObjectRef::Object(u16::arbitrary(u)?),
+            _ => ObjectRef::FakeObject {
+                region_id: fake_region_id(u)?,
+                region_generation: fake_generation(u)?,
+                slot: fake_slot(u)?,
+                slot_generation: fake_generation(u)?,
+            },
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for WeakRef {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match pick_class(u, &WEAK_REF_ODDS)?.0 {
+            0 => WeakRef::Weak(u16::arbitrary(u)?),
+            _ => WeakRef::WeakOf(ObjectRef::arbitrary(u)?),
+        })
+    }
+}
+
 fn pick_class<T: Copy>(
     u: &mut Unstructured<'_>,
     classes: &[(u32, T, T)],
@@ -1342,9 +1383,9 @@ fn fake_region_strategy() -> BoxedStrategy<RegionRef> {
 fn region_strategy(lens: TableLens) -> BoxedStrategy<RegionRef> {
     match index_strategy(lens.regions) {
         Some(index) => prop_oneof![
-            2 => Just(RegionRef::Root),
-            12 => index.prop_map(RegionRef::Region),
-            1 => fake_region_strategy(),
+            REGION_REF_ODDS[0].0 => Just(RegionRef::Root),
+            REGION_REF_ODDS[1].0 => index.prop_map(RegionRef::Region),
+            REGION_REF_ODDS[2].0 => fake_region_strategy(),
         ]
         .boxed(),
         None => prop_oneof![4 => Just(RegionRef::Root), 1 => fake_region_strategy()].boxed(),
@@ -1371,10 +1412,11 @@ fn fake_object_strategy() -> BoxedStrategy<ObjectRef> {
 
 fn object_strategy(lens: TableLens) -> BoxedStrategy<ObjectRef> {
     match index_strategy(lens.objects) {
-        Some(index) => {
-            prop_oneof![14 => index.prop_map(ObjectRef::Object), 1 => fake_object_strategy()]
-                .boxed()
-        }
+        Some(index) => prop_oneof![
+            OBJECT_REF_ODDS[0].0 => index.prop_map(ObjectRef::Object),
+            OBJECT_REF_ODDS[1].0 => fake_object_strategy(),
+        ]
+        .boxed(),
         None => fake_object_strategy(),
     }
 }
@@ -1382,7 +1424,11 @@ fn object_strategy(lens: TableLens) -> BoxedStrategy<ObjectRef> {
 fn weak_strategy(lens: TableLens) -> BoxedStrategy<WeakRef> {
     let of_object = object_strategy(lens).prop_map(WeakRef::WeakOf);
     match index_strategy(lens.weaks) {
-        Some(index) => prop_oneof![6 => index.prop_map(WeakRef::Weak), 1 => of_object].boxed(),
+        Some(index) => prop_oneof![
+            WEAK_REF_ODDS[0].0 => index.prop_map(WeakRef::Weak),
+            WEAK_REF_ODDS[1].0 => of_object,
+        ]
+        .boxed(),
         None => of_object.boxed(),
     }
 }
