@@ -39,3 +39,26 @@ fn a_budgeted_region_reserves_its_budget_entry_before_the_region_exists() {
         panic!("{violations}");
     }
 }
+
+/// Kills `core/src/test_hooks.rs: replace -= with += in
+/// Registry::set_counts_for_testing`. The hook keeps the region's count of
+/// strongly held objects (what a death scans for survivors) in step when
+/// it sets an object's strong count to zero; the harness only ever raises
+/// counts through it, so nothing lowered one before.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn the_count_hook_keeps_the_regions_strong_objects_in_step_both_ways() {
+    use regions::Registry;
+
+    let mut reg = Registry::new();
+    let region = reg.create_region(reg.root()).unwrap();
+    let h = reg.alloc_typed(region, 7u64).unwrap();
+    reg.set_counts_for_testing(h, 2, 0).unwrap();
+    reg.set_counts_for_testing(h, 0, 0).unwrap();
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
+    // With no strong count left, the death destroys it instead of promoting it.
+    reg.release_region(region).unwrap();
+    assert!(reg.get_typed::<u64>(h).is_err());
+}
