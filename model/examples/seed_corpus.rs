@@ -26,9 +26,9 @@ use std::process::ExitCode;
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
-use regions_model::driver::{Report, MAX_FUZZ_OPS};
+use regions_model::driver::{decode_ops, Report, MAX_FUZZ_OPS};
 use regions_model::engine::{run_caught, Flags, FlagsError};
-use regions_model::op::{decode_ops, OP_KINDS};
+use regions_model::op::OP_KINDS;
 
 const USAGE: &str = "usage: seed_corpus --out DIR [--candidates N] [--cover K] [--seed S]";
 

@@ -97,8 +97,8 @@ use regions::{
 
 use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
 use crate::op::{
-    compact_byte_limit, configure_from_byte, decode_ops, op_strategy_within, Convenient, Iteration,
-    Op, Oversized, SliceKind,
+    compact_byte_limit, configure_from_byte, op_strategy_within, Convenient, Iteration, Op,
+    OpDecoder, Oversized, SliceKind,
 };
 
 use compare::{Comparison, Depth};
@@ -1229,14 +1229,46 @@ pub const FUZZ_FULL_CHECK_EVERY: usize = 64;
 /// The most ops [`fuzz_ops`] decodes from one input.
 pub const MAX_FUZZ_OPS: usize = 512;
 
-/// The fuzz entry point: decodes up to [`MAX_FUZZ_OPS`] ops from `data`
-/// (via `Arbitrary`) and runs them; panics with the failure on a divergence.
-/// A fuzz target is `fuzz_target!(|data: &[u8]| regions_model::driver::fuzz_ops(data));`.
+/// The fuzz entry point: runs the ops decoded from `data` (at most
+/// [`MAX_FUZZ_OPS`], see [`run_fuzz_input`]); panics with the failure and
+/// the ops run on a divergence. A fuzz target is
+/// `fuzz_target!(|data: &[u8]| regions_model::driver::fuzz_ops(data));`.
 pub fn fuzz_ops(data: &[u8]) {
-    let ops = decode_ops(data, MAX_FUZZ_OPS);
-    if let Err(failure) = run_with(&ops, FUZZ_FULL_CHECK_EVERY) {
+    let mut ops = Vec::new();
+    if let Err(failure) = run_fuzz_input(data, MAX_FUZZ_OPS, FUZZ_FULL_CHECK_EVERY, &mut ops) {
         panic!("{failure}\nops:\n{}", format_trace(&ops));
     }
+}
+
+/// Runs a fuzz input through a fresh driver (with a full comparison every
+/// `full_check_every` ops): at most `max_ops` ops, each decoded just before
+/// it runs and aimed at the driver's handle tables as they are then (see
+/// [`OpDecoder`]). Each op is pushed onto `ops` before it runs, so on a
+/// failure `ops` ends with the failing one.
+pub fn run_fuzz_input(
+    data: &[u8],
+    max_ops: usize,
+    full_check_every: usize,
+    ops: &mut Vec<Op>,
+) -> Result<Report, Failure> {
+    let mut driver = Driver::new().with_full_check_every(full_check_every);
+    let mut decoder = OpDecoder::new(data, max_ops);
+    while let Some(op) = decoder.next_op(driver.reference().table_lens()) {
+        ops.push(op);
+        driver.apply(ops.last().expect("just pushed"))?;
+    }
+    driver.finish()
+}
+
+/// The trace a fuzz input decodes to: the ops [`fuzz_ops`] runs, found by
+/// running them (see [`run_fuzz_input`]); when the run fails or panics, the
+/// trace ends with the op that did. Never fails.
+pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
+    let mut ops = Vec::new();
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+        run_fuzz_input(data, max_ops, FUZZ_FULL_CHECK_EVERY, &mut ops)
+    }));
+    ops
 }
 
 /// `ops` one per line as Rust expressions (`Op::Debug` with

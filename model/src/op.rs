@@ -44,7 +44,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 
+mod decode;
 mod weights;
+pub use decode::OpDecoder;
 pub use weights::{weight, OP_WEIGHTS};
 
 /// Largest `id` of a fabricated region handle ([`RegionRef::FakeRegion`]).
@@ -953,29 +955,6 @@ impl Op {
     }
 }
 
-/// Decodes a fuzz input: its first byte chooses the registry configuration
-/// (a [`Op::Configure`] first, see [`configure_from_byte`]), the rest as
-/// many ops as it holds (at most `max_ops` in all), each a selector byte
-/// that draws the kind with the generators' weights ([`OP_WEIGHTS`]) and
-/// then the kind's fields. Never fails: a truncated last op is dropped.
-pub fn decode_ops(data: &[u8], max_ops: usize) -> Vec<Op> {
-    let Some((&config, data)) = data.split_first() else {
-        return Vec::new();
-    };
-    let mut input = data;
-    let mut ops = Vec::new();
-    if max_ops > 0 {
-        ops.push(configure_from_byte(config));
-    }
-    while ops.len() < max_ops {
-        match weights::decode_weighted_op(&mut input) {
-            Some(op) => ops.push(op),
-            None => break,
-        }
-    }
-    ops
-}
-
 /// The registry configuration a fuzz input's first byte (or a soak
 /// episode's seed) chooses: two bits each for the arena block size (4, 16,
 /// 64 KiB or 1 MiB), the nursery (none, 256 bytes, 4 KiB or the whole
@@ -1075,7 +1054,7 @@ impl<'a> Arbitrary<'a> for RegionRef {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(match pick_class(u, &REGION_REF_ODDS)?.0 {
             0 => RegionRef::Root,
-            1 => RegionRef::Region(u16::arbitrary(u)?),
+            1 => RegionRef::Region(decode::arbitrary_index(u)?),
             _ => RegionRef::FakeRegion {
                 id: fake_region_id(u)?,
                 generation: fake_generation(u)?,
@@ -1087,7 +1066,7 @@ impl<'a> Arbitrary<'a> for RegionRef {
 impl<'a> Arbitrary<'a> for ObjectRef {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(match pick_class(u, &OBJECT_REF_ODDS)?.0 {
-            0 => ObjectRef::Object(u16::arbitrary(u)?),
+            0 => ObjectRef::Object(decode::arbitrary_index(u)?),
             _ => ObjectRef::FakeObject {
                 region_id: fake_region_id(u)?,
                 region_generation: fake_generation(u)?,
@@ -1101,7 +1080,7 @@ impl<'a> Arbitrary<'a> for ObjectRef {
 impl<'a> Arbitrary<'a> for WeakRef {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
         Ok(match pick_class(u, &WEAK_REF_ODDS)?.0 {
-            0 => WeakRef::Weak(u16::arbitrary(u)?),
+            0 => WeakRef::Weak(decode::arbitrary_index(u)?),
             _ => WeakRef::WeakOf(ObjectRef::arbitrary(u)?),
         })
     }
@@ -1512,6 +1491,7 @@ pub fn op_strategy_within(lens: TableLens) -> BoxedStrategy<Op> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::decode_ops;
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
     use std::collections::BTreeSet;

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
-use regions_model::driver::{fuzz_ops, Report, MAX_FUZZ_OPS};
+use regions_model::driver::{decode_ops, fuzz_ops, Report, MAX_FUZZ_OPS};
 use regions_model::engine::{episode_ops, episode_seeds, run_caught, Progress};
-use regions_model::op::{decode_ops, OP_KINDS};
+use regions_model::op::OP_KINDS;
 
 /// How long the random-input smoke test feeds the fuzz entry point.
 const SMOKE_TIME: Duration = Duration::from_secs(1);

@@ -12,8 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use regions_model::driver::{run_with, MAX_FUZZ_OPS};
-use regions_model::op::decode_ops;
+use regions_model::driver::{run_fuzz_input, MAX_FUZZ_OPS};
 
 /// Full comparisons at the end of each trace only: Miri runs about a
 /// thousand times slower than native code, and the per-op checks already
@@ -42,8 +41,10 @@ fn the_committed_corpus_replays_through_the_driver() {
     assert!(!files.is_empty(), "corpus/ops/ is empty");
     for path in files.into_iter().step_by(MIRI_STRIDE) {
         println!("replaying {}", path.display());
-        let ops = decode_ops(&fs::read(&path).expect("a readable file"), MAX_FUZZ_OPS);
-        if let Err(failure) = run_with(&ops, NO_PERIODIC_FULL_CHECK) {
+        let data = fs::read(&path).expect("a readable file");
+        let mut ops = Vec::new();
+        if let Err(failure) = run_fuzz_input(&data, MAX_FUZZ_OPS, NO_PERIODIC_FULL_CHECK, &mut ops)
+        {
             panic!("{}: {failure}", path.display());
         }
     }

@@ -2,8 +2,8 @@
 //! where bugs hide. If a change to the op distribution (or to the driver)
 //! stops them from reaching one, these tests fail and say which.
 
-use regions_model::driver::{random_ops, run, Report};
-use regions_model::op::{decode_ops, OP_KINDS};
+use regions_model::driver::{decode_ops, random_ops, run, Report};
+use regions_model::op::OP_KINDS;
 
 /// Runs `count` op sequences and merges their reports. Every run must pass:
 /// a divergence here is a bug like any other.

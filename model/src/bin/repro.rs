@@ -8,7 +8,7 @@
 //! ```
 //!
 //! An artifact is decoded exactly as the fuzz target decodes its input
-//! (`decode_ops(bytes, MAX_FUZZ_OPS)`); a seed regenerates the soak episode
+//! (`driver::decode_ops(bytes, MAX_FUZZ_OPS)`); a seed regenerates the soak episode
 //! (`episode_ops(seed, N)`, N defaulting to the soak runner's default). The
 //! fuzz target builds the core with small generations, so replay its
 //! artifacts with `--features small-generations`.
@@ -21,13 +21,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use regions_model::driver::{format_trace, MAX_FUZZ_OPS};
+use regions_model::driver::{decode_ops, format_trace, MAX_FUZZ_OPS};
 use regions_model::engine::{
     capture_panics, episode_ops, free_test_name, regression_test, regressions_file, run_caught,
     shrink_finding, write_regression_test, Flags, FlagsError, ShrinkEnd,
     BUILT_WITH_SMALL_GENERATIONS, DEFAULT_OPS_PER_EPISODE, DEFAULT_SHRINK_SECONDS,
 };
-use regions_model::op::{decode_ops, Op};
+use regions_model::op::Op;
 
 const USAGE: &str = "\
 usage: repro --artifact PATH [--name NAME] [--shrink-seconds N] [--write [NAME]]
