@@ -62,3 +62,47 @@ fn the_count_hook_keeps_the_regions_strong_objects_in_step_both_ways() {
     reg.release_region(region).unwrap();
     assert!(reg.get_typed::<u64>(h).is_err());
 }
+
+/// Kills `core/src/registry/stored.rs: replace < with == in
+/// Registry::room_for_record`. `store_handle` grows a container's list of
+/// stored references (fallibly, before anything changes) only when the
+/// list is full, so an injected allocation failure can fire only at those
+/// few stores; one that grew it on every store but let a full list grow
+/// through an infallible push would fail on most stores and abort, not
+/// fail, on a real allocator's refusal at the others.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn stores_grow_a_containers_list_only_when_it_is_full() {
+    use regions::{failure, ErrorKind, Registry};
+
+    let mut reg = Registry::new();
+    let container = reg.create_region(reg.root()).unwrap();
+    let objects: Vec<_> = (0..64u64)
+        .map(|i| reg.alloc_typed(reg.root(), i).unwrap())
+        .collect();
+    let mut refused = 0;
+    for &object in &objects {
+        failure::fail_after(0);
+        match reg.store_handle(container, object) {
+            Ok(stored) => assert!(stored),
+            Err(error) => {
+                assert_eq!(error.kind(), ErrorKind::OutOfMemory);
+                assert!(failure::take_fired());
+                assert_eq!(reg.strong_count(object).unwrap(), 0, "a refusal changed it");
+                refused += 1;
+                assert!(reg.store_handle(container, object).unwrap());
+            }
+        }
+        failure::disarm();
+        assert_eq!(reg.strong_count(object).unwrap(), 1);
+    }
+    // A list that doubles grows a few times on the way to 64 (the first
+    // store makes it): a refusal at every one of those stores.
+    assert!(
+        (3..=8).contains(&refused),
+        "{refused} of 64 stores had to grow"
+    );
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
+}
