@@ -64,15 +64,15 @@ fn the_count_hook_keeps_the_regions_strong_objects_in_step_both_ways() {
 }
 
 /// Kills `core/src/registry/stored.rs: replace < with == in
-/// Registry::room_for_record`. `store_handle` grows a container's list of
-/// stored references (fallibly, before anything changes) only when the
-/// list is full, so an injected allocation failure can fire only at those
-/// few stores; one that grew it on every store but let a full list grow
-/// through an infallible push would fail on most stores and abort, not
-/// fail, on a real allocator's refusal at the others.
+/// Registry::room_for_record`. `store_handle` grows a container's full
+/// list of stored references fallibly, before anything changes, so an
+/// injected allocation failure is refused cleanly at each store that has
+/// to grow it. Taking a full list for one with room would let the push
+/// grow it infallibly: no refusal after the first store, and an abort
+/// instead of `OutOfMemory` when a real allocator says no.
 #[cfg(feature = "test-hooks")]
 #[test]
-fn stores_grow_a_containers_list_only_when_it_is_full() {
+fn a_store_that_must_grow_the_containers_list_can_be_refused() {
     use regions::{failure, ErrorKind, Registry};
 
     let mut reg = Registry::new();
