@@ -181,6 +181,12 @@ fn a_ghost_table_is_freed_when_its_object_dies_with_a_later_region() {
 /// they are at least 64 and half of it, so a workload that keeps promoting
 /// objects through deaths and then freeing them runs in bounded memory:
 /// the map stops growing after the first rounds.
+///
+/// Not with `small-generations`: there each round's region id retires
+/// after two uses, and a retired id keeps the last ghost record it held in
+/// its slot (ids are reused to release those), so forwarding grows by one
+/// node per retired id, alongside the retired region slot itself.
+#[cfg(not(feature = "small-generations"))]
 #[test]
 fn ghost_records_of_dead_objects_are_swept_so_the_map_stops_growing() {
     let mut reg = Registry::new();
