@@ -51,3 +51,4 @@ cargo clippy -p regions --all-targets --features serde -- -D warnings
 step "rustdoc -D warnings"
 RUSTDOCFLAGS=-Dwarnings cargo doc -p regions --no-deps
 RUSTDOCFLAGS=-Dwarnings cargo doc -p regions --no-deps --features leak-report
+RUSTDOCFLAGS=-Dwarnings cargo doc -p regions-model --no-deps

@@ -74,7 +74,7 @@ impl Model {
     ///    to do in the model, identities never change;
     /// 4. "the region's handle is stale from now on": it is no longer live;
     /// 5. the strong references it stored are given back
-    ///    ([`Model::release_stored`]).
+    ///    (`Model::release_stored`).
     ///
     /// "Death never cascades: releasing one region never kills another."
     ///
