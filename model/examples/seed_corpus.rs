@@ -113,6 +113,10 @@ fn features(report: &Report) -> BTreeSet<String> {
             report.promotions_refused_by_an_occupied_budget > 0,
         ),
         (
+            "moved object unstored beside another of its region",
+            report.unstores_beside_a_neighbour > 0,
+        ),
+        (
             "serialization round trip copied objects",
             report.reach.objects_copied > 0,
         ),
@@ -149,7 +153,7 @@ fn settings() -> Result<Settings, FlagsError> {
         out: flags
             .get("--out")?
             .ok_or_else(|| FlagsError::MissingValue("--out".into()))?,
-        candidates: flags.get("--candidates")?.unwrap_or(3000),
+        candidates: flags.get("--candidates")?.unwrap_or(30_000),
         cover: flags.get("--cover")?.unwrap_or(2),
         seed: flags.get("--seed")?.unwrap_or(0),
     })

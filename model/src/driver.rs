@@ -1347,6 +1347,7 @@ impl Report {
     fn count_new_ops(&mut self, op: &Op, prediction: &Prediction) {
         self.promotions_refused_by_an_occupied_budget +=
             u64::from(prediction.refused_by_an_occupied_budget);
+        self.unstores_beside_a_neighbour += u64::from(prediction.unstored_beside_a_neighbour);
         match (op, &prediction.outcome) {
             (Op::AllocBulk { .. }, Outcome::Objects(Ok(objects))) => {
                 self.bulk_objects_allocated += objects.len() as u64;

@@ -139,6 +139,10 @@ fn committed_corpus_reaches_the_failure_paths() {
             "a promotion refused by the budget of a region holding objects",
             report.promotions_refused_by_an_occupied_budget > 0,
         ),
+        (
+            "an unstore of a moved object beside another of its region",
+            report.unstores_beside_a_neighbour > 0,
+        ),
     ];
     let missed: Vec<&str> = goals
         .iter()

@@ -97,6 +97,10 @@ pub(crate) struct Prediction {
     /// Whether the op was a promotion refused by the budget of a target
     /// that already held objects (its budget check must count them).
     pub refused_by_an_occupied_budget: bool,
+    /// Whether the op was an `unstore` of a moved object while its
+    /// container also stored another object of the same region (the record
+    /// must be matched by object, not by region).
+    pub unstored_beside_a_neighbour: bool,
 }
 
 impl Prediction {
@@ -112,6 +116,7 @@ impl Prediction {
             touched_objects: BTreeSet::new(),
             had_unknown_operand: false,
             refused_by_an_occupied_budget: false,
+            unstored_beside_a_neighbour: false,
         }
     }
 }
@@ -309,7 +314,19 @@ impl Reference {
                 self.created_region(created, prediction)
             }
             Op::Unstore { container, object } => {
-                Outcome::Done(m.unstore(container, object).map_err(Into::into))
+                let moved_home = m
+                    .object(object)
+                    .filter(|state| state.promotions > 0)
+                    .map(|state| state.home);
+                let neighbour = m.stored_in(container).is_ok_and(|stored| {
+                    stored.iter().any(|&other| {
+                        other != object && m.object(other).map(|s| s.home) == moved_home
+                    })
+                });
+                let unstored = m.unstore(container, object);
+                prediction.unstored_beside_a_neighbour =
+                    unstored.is_ok() && moved_home.is_some() && neighbour;
+                Outcome::Done(unstored.map_err(Into::into))
             }
             Op::SerializeRoundTrip { region, parent } => {
                 let copied = m.serialize_round_trip(region, parent, super::typed::stream_type);

@@ -59,6 +59,9 @@ pub struct Report {
     /// Promotions refused by the budget of a target region that already
     /// held objects (a budget check that forgets them lets these through).
     pub promotions_refused_by_an_occupied_budget: u64,
+    /// `unstore`s of a moved object from a container that also stored
+    /// another object of its region (matching by region would pick either).
+    pub unstores_beside_a_neighbour: u64,
     /// Ops that panicked, as predicted, because a destructor panicked (after
     /// destroying everything due); the registry drop at the end included.
     pub panicking_destructor_ops: u64,
@@ -131,6 +134,7 @@ impl Report {
         self.slice_type_mismatches += other.slice_type_mismatches;
         self.promotions_refused_by_an_occupied_budget +=
             other.promotions_refused_by_an_occupied_budget;
+        self.unstores_beside_a_neighbour += other.unstores_beside_a_neighbour;
         self.panicking_destructor_ops += other.panicking_destructor_ops;
         self.injected_failures += other.injected_failures;
         for (&kind, &count) in &other.ops_by_kind {
