@@ -227,6 +227,15 @@ impl Driver {
         self
     }
 
+    /// Whether the run has reached [`SCALE_CAP_OBJECTS`] live objects,
+    /// [`SCALE_CAP_BYTES`] live bytes or [`SCALE_CAP_REGIONS`] live regions.
+    fn at_scale_cap(&self) -> bool {
+        let model = self.reference.model();
+        model.object_count() >= SCALE_CAP_OBJECTS
+            || model.live_bytes() >= SCALE_CAP_BYTES
+            || model.region_count() >= SCALE_CAP_REGIONS
+    }
+
     /// The model side (model state and operand tables).
     pub fn reference(&self) -> &Reference {
         &self.reference
@@ -254,6 +263,12 @@ impl Driver {
     /// Applies `op` to the model and the core and checks everything the
     /// [module documentation](self) lists.
     pub fn apply(&mut self, op: &Op) -> Result<(), Failure> {
+        if op.can_grow() && self.at_scale_cap() {
+            // Skipped on both sides, so the run stays in step.
+            self.report.ops_skipped_at_scale_cap += 1;
+            self.report.count_op(op);
+            return Ok(());
+        }
         let mismatches = self.step(op);
         let op_index = self.report.ops as usize;
         self.report.count_op(op);
@@ -1219,6 +1234,24 @@ pub fn run_with(ops: &[Op], full_check_every: usize) -> Result<Report, Failure> 
     }
     driver.finish()
 }
+
+/// Live objects at which a run stops growing: from there on, [`Driver::apply`]
+/// skips every op that could add objects or storage ([`Op::can_grow`]),
+/// on both sides, and counts it in [`Report::ops_skipped_at_scale_cap`].
+/// Without a cap, a few ops can grow a run without bound (a serialization
+/// round trip of a region into its own copy doubles it, and the fuzzer
+/// chains thirty of them in 120 bytes), and libFuzzer stops the campaign
+/// at its 2 GB memory limit. Twice the peak of a 60 s soak.
+pub const SCALE_CAP_OBJECTS: usize = 50_000;
+
+/// Live payload bytes at which a run stops growing (see
+/// [`SCALE_CAP_OBJECTS`]): the model and the core each hold them, and
+/// AddressSanitizer adds its own.
+pub const SCALE_CAP_BYTES: usize = 32 << 20;
+
+/// Live regions at which a run stops growing (see [`SCALE_CAP_OBJECTS`]):
+/// a round trip copies regions as well as objects.
+pub const SCALE_CAP_REGIONS: usize = 10_000;
 
 /// Ops between two full comparisons in [`fuzz_ops`]: most inputs are
 /// short, so they get one at the end, where a lasting divergence shows as

@@ -853,6 +853,23 @@ impl<R, O, W> Op<R, O, W> {
         list.into_inner()
     }
 
+    /// Whether the op can add objects or storage to the registry (every
+    /// allocation, a region built with capacity, a serialization round
+    /// trip's copy): the ops a run at the driver's scale cap skips.
+    pub fn can_grow(&self) -> bool {
+        matches!(
+            self,
+            Op::WithRegion { .. }
+                | Op::Alloc { .. }
+                | Op::AllocTyped { .. }
+                | Op::AllocSlice { .. }
+                | Op::AllocBulk { .. }
+                | Op::AllocConvenient { .. }
+                | Op::BuildRegion { .. }
+                | Op::SerializeRoundTrip { .. }
+        )
+    }
+
     /// The variant's name, for per-kind counters and progress output.
     pub fn kind_name(&self) -> &'static str {
         use Op::*;

@@ -4,7 +4,7 @@
 //! gets one. Traces paste straight from a failure report (`Op` prints as
 //! Rust with the op prelude imported).
 
-use regions_model::driver::{run, Report};
+use regions_model::driver::{run, Report, SCALE_CAP_OBJECTS};
 use regions_model::op::prelude::*;
 use regions_model::op::COMPACT_UNLIMITED;
 
@@ -695,4 +695,37 @@ fn types_of_one_layout_get_tags_of_their_own() {
             kind: U64,
         },
     ]);
+}
+
+/// Harness (found by `cargo fuzz run ops`, as an out-of-memory artifact of
+/// 120 bytes): each round trip of a region into itself copies the copies
+/// made before, so thirty of them would make 2^30 objects, and libFuzzer
+/// stopped the campaign at its 2 GB limit. Fix: the driver stops growing a
+/// run at `SCALE_CAP_OBJECTS` live objects or `SCALE_CAP_BYTES` live
+/// bytes, skipping every op that could add more, on both sides.
+#[test]
+fn a_run_stops_growing_at_the_scale_cap() {
+    let mut ops = vec![
+        CreateRegion { parent: Root },
+        AllocBulk {
+            region: Region(1),
+            size: 8,
+            align_log2: 3,
+            tag: 1,
+            count: 100,
+            fill: 7,
+            mismatched_len: false,
+        },
+    ];
+    ops.extend((0..30).map(|_| SerializeRoundTrip {
+        region: Region(1),
+        parent: Region(1),
+    }));
+    let report = replay_report(&ops);
+    assert!(report.ops_skipped_at_scale_cap > 0);
+    let peak = report.reach.peak_live_objects;
+    assert!(
+        (SCALE_CAP_OBJECTS..2 * SCALE_CAP_OBJECTS).contains(&peak),
+        "peak {peak}"
+    );
 }

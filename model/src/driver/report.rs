@@ -59,6 +59,10 @@ pub struct Report {
     /// Promotions refused by the budget of a target region that already
     /// held objects (a budget check that forgets them lets these through).
     pub promotions_refused_by_an_occupied_budget: u64,
+    /// Ops skipped because the run had reached the driver's scale cap
+    /// ([`super::SCALE_CAP_OBJECTS`], [`super::SCALE_CAP_BYTES`],
+    /// [`super::SCALE_CAP_REGIONS`]).
+    pub ops_skipped_at_scale_cap: u64,
     /// `unstore`s of a moved object from a container that also stored
     /// another object of its region (matching by region would pick either).
     pub unstores_beside_a_neighbour: u64,
@@ -135,6 +139,7 @@ impl Report {
         self.promotions_refused_by_an_occupied_budget +=
             other.promotions_refused_by_an_occupied_budget;
         self.unstores_beside_a_neighbour += other.unstores_beside_a_neighbour;
+        self.ops_skipped_at_scale_cap += other.ops_skipped_at_scale_cap;
         self.panicking_destructor_ops += other.panicking_destructor_ops;
         self.injected_failures += other.injected_failures;
         for (&kind, &count) in &other.ops_by_kind {
