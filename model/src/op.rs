@@ -945,7 +945,27 @@ pub struct TableLens {
     pub weaks: usize,
 }
 
+/// One of the driver's handle tables, which table indices name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    /// Region handles ([`RegionRef::Region`]).
+    Regions,
+    /// Object handles ([`ObjectRef::Object`]).
+    Objects,
+    /// Weak handles ([`WeakRef::Weak`]).
+    Weaks,
+}
+
 impl TableLens {
+    /// The length of `table`.
+    pub fn of(self, table: Table) -> usize {
+        match table {
+            Table::Regions => self.regions,
+            Table::Objects => self.objects,
+            Table::Weaks => self.weaks,
+        }
+    }
+
     /// No bound: indices are drawn from all of `u16` and taken modulo.
     pub const UNBOUNDED: TableLens = TableLens {
         regions: usize::MAX,
@@ -955,6 +975,26 @@ impl TableLens {
 }
 
 impl Op {
+    /// The same op with every table index `i` of table `t` replaced by
+    /// `f(t, i)` (fabricated operands are kept as they are).
+    pub fn map_indices(&self, f: impl Fn(Table, u16) -> u16) -> Op {
+        let object = |o: &ObjectRef| match *o {
+            ObjectRef::Object(i) => ObjectRef::Object(f(Table::Objects, i)),
+            fake => fake,
+        };
+        self.map_operands(
+            |r| match *r {
+                RegionRef::Region(i) => RegionRef::Region(f(Table::Regions, i)),
+                other => other,
+            },
+            object,
+            |w| match w {
+                WeakRef::Weak(i) => WeakRef::Weak(f(Table::Weaks, *i)),
+                WeakRef::WeakOf(o) => WeakRef::WeakOf(object(o)),
+            },
+        )
+    }
+
     /// Whether every table index in this op is below the table's length.
     /// The state machine re-checks this while shrinking: deleting the op
     /// that created a handle must not silently re-aim later ops at another.

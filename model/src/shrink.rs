@@ -50,7 +50,7 @@
 use std::ops::Range;
 
 use crate::driver::Reference;
-use crate::op::{ObjectRef, Op, RegionRef, TableLens, WeakRef};
+use crate::op::{Op, TableLens};
 
 /// The result of a bounded shrink.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -622,25 +622,7 @@ pub fn remove_ops(ops: &[Op], range: Range<usize>) -> Vec<Op> {
 /// `op` (run when the tables had `lens`) with every index re-aimed after the
 /// entries `first..last` of each table were removed.
 fn re_aim(op: &Op, lens: TableLens, first: TableLens, last: TableLens) -> Op {
-    let object = |o: &ObjectRef| match *o {
-        ObjectRef::Object(i) => {
-            ObjectRef::Object(re_index(i, lens.objects, first.objects..last.objects))
-        }
-        fake => fake,
-    };
-    op.map_operands(
-        |r| match *r {
-            RegionRef::Region(i) => {
-                RegionRef::Region(re_index(i, lens.regions, first.regions..last.regions))
-            }
-            other => other,
-        },
-        object,
-        |w| match w {
-            WeakRef::Weak(i) => WeakRef::Weak(re_index(*i, lens.weaks, first.weaks..last.weaks)),
-            WeakRef::WeakOf(o) => WeakRef::WeakOf(object(o)),
-        },
-    )
+    op.map_indices(|table, i| re_index(i, lens.of(table), first.of(table)..last.of(table)))
 }
 
 /// Index `index` into a table of `len` entries, after the entries `removed`

@@ -20,7 +20,7 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 
-use super::{configure_from_byte, weights, ObjectRef, Op, RegionRef, TableLens, WeakRef};
+use super::{configure_from_byte, weights, Op, TableLens};
 
 /// The mark of an index that counts back from the newest entry of its
 /// table (bit 15): `RECENT | k` names the `k`-th newest, modulo the table's
@@ -54,21 +54,7 @@ fn aim_index(index: u16, len: usize) -> u16 {
 
 /// `op` with every recent index aimed at the tables' lengths `lens`.
 fn aim(op: &Op, lens: TableLens) -> Op {
-    let object = |o: &ObjectRef| match *o {
-        ObjectRef::Object(i) => ObjectRef::Object(aim_index(i, lens.objects)),
-        fake => fake,
-    };
-    op.map_operands(
-        |r| match *r {
-            RegionRef::Region(i) => RegionRef::Region(aim_index(i, lens.regions)),
-            other => other,
-        },
-        object,
-        |w| match w {
-            WeakRef::Weak(i) => WeakRef::Weak(aim_index(*i, lens.weaks)),
-            WeakRef::WeakOf(o) => WeakRef::WeakOf(object(o)),
-        },
-    )
+    op.map_indices(|table, i| aim_index(i, lens.of(table)))
 }
 
 /// Decodes a fuzz input one op at a time, each aimed at the handle tables
@@ -113,7 +99,7 @@ impl<'a> OpDecoder<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Operand;
+    use super::super::{ObjectRef, Operand, RegionRef};
     use super::*;
     use crate::driver::Driver;
 
