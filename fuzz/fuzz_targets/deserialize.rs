@@ -10,6 +10,8 @@
 // the fixture's `Persist` types (`serial_fixture::register_types`: `Point`,
 // `Link`, `Label`), the same ones the seed corpus (`corpus/deserialize/`,
 // written by `model/examples/seed_deserialize.rs`) was serialized with.
+mod asan_options;
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     regions_model::serial_fixture::check_deserialize(data)
 });

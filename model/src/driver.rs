@@ -81,6 +81,7 @@ mod handles;
 mod outcome;
 mod reference;
 mod report;
+mod scale_cap;
 pub(crate) mod typed;
 
 use std::alloc::Layout;
@@ -117,6 +118,7 @@ pub use divergence::{Divergence, Failure, Mismatch};
 pub use outcome::Rejection;
 pub use reference::{Reference, UNKNOWN_OBJECT, UNKNOWN_REGION};
 pub use report::Report;
+pub use scale_cap::ScaleCap;
 
 /// Arena block size of the driver's registries: small, so that modest
 /// object sizes reach every placement (inline <= 16 bytes, slab classes up
@@ -153,6 +155,16 @@ struct CoreExtras {
     handle_map: Option<regions::HandleMap>,
 }
 
+/// What [`Driver::apply`] did with an op that passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// It ran on both sides and every check passed.
+    Ran,
+    /// It would have grown the run past the driver's [`ScaleCap`], so
+    /// neither side ran it.
+    SkippedAtScaleCap,
+}
+
 /// Runs ops against the reference model and the core and compares them.
 /// See the [module documentation](self) for what is checked.
 ///
@@ -168,6 +180,10 @@ pub struct Driver {
     /// would cost a `format!` each).
     rejections: handles::FastMap<Rejection, u64>,
     full_check_every: usize,
+    /// Whether the registry-wide statistics are compared after each op
+    /// that passed, or only in the full comparisons.
+    global_stats_every_op: bool,
+    scale_cap: ScaleCap,
 }
 
 impl Default for Driver {
@@ -217,6 +233,8 @@ impl Driver {
             report: Report::default(),
             rejections: Default::default(),
             full_check_every: DEFAULT_FULL_CHECK_EVERY,
+            global_stats_every_op: true,
+            scale_cap: ScaleCap::EPISODE,
         }
     }
 
@@ -227,13 +245,19 @@ impl Driver {
         self
     }
 
-    /// Whether the run has reached [`SCALE_CAP_OBJECTS`] live objects,
-    /// [`SCALE_CAP_BYTES`] live bytes or [`SCALE_CAP_REGIONS`] live regions.
-    fn at_scale_cap(&self) -> bool {
-        let model = self.reference.model();
-        model.object_count() >= SCALE_CAP_OBJECTS
-            || model.live_bytes() >= SCALE_CAP_BYTES
-            || model.region_count() >= SCALE_CAP_REGIONS
+    /// Compares the registry-wide statistics only in the full comparisons,
+    /// not after every op: a statistic that goes wrong and stays wrong is
+    /// still caught, at the next full comparison instead of at once. The
+    /// fuzz target's choice, for speed ([`run_fuzz_input`]).
+    pub fn with_global_stats_in_full_checks_only(mut self) -> Self {
+        self.global_stats_every_op = false;
+        self
+    }
+
+    /// Stops growing the run at `cap` instead of [`ScaleCap::EPISODE`].
+    pub fn with_scale_cap(mut self, cap: ScaleCap) -> Self {
+        self.scale_cap = cap;
+        self
     }
 
     /// The model side (model state and operand tables).
@@ -262,18 +286,29 @@ impl Driver {
 
     /// Applies `op` to the model and the core and checks everything the
     /// [module documentation](self) lists.
-    pub fn apply(&mut self, op: &Op) -> Result<(), Failure> {
-        if op.can_grow() && self.at_scale_cap() {
+    pub fn apply(&mut self, op: &Op) -> Result<Applied, Failure> {
+        let handles = &self.handles;
+        let core_op: CoreOp = op.map_operands(
+            |r| handles.core_region(r),
+            |o| handles.core_object(o),
+            |w| handles.core_weak(w),
+        );
+        let model_op: ModelOp = core_op.map_operands(
+            |&r| handles.region_id(r),
+            |&o| handles.object_id(o),
+            |&w| handles.object_id(w.object_handle()),
+        );
+        if !self.scale_cap.admits(self.reference.model(), &model_op) {
             // Skipped on both sides, so the run stays in step.
             self.report.ops_skipped_at_scale_cap += 1;
             self.report.count_op(op);
-            return Ok(());
+            return Ok(Applied::SkippedAtScaleCap);
         }
-        let mismatches = self.step(op);
+        let mismatches = self.step(op, &core_op, &model_op);
         let op_index = self.report.ops as usize;
         self.report.count_op(op);
         if mismatches.is_empty() {
-            Ok(())
+            Ok(Applied::Ran)
         } else {
             Err(self.failure(op_index, Some(op.clone()), mismatches))
         }
@@ -293,8 +328,10 @@ impl Driver {
             .objects()
             .map(|(o, s)| (o, s.clone()))
             .collect();
-        let mut model = self.reference.model().clone();
-        let destroyed: Vec<Destroyed> = model
+        // The model is not compared again: its registry is dropped in place.
+        let destroyed: Vec<Destroyed> = self
+            .reference
+            .model_mut()
             .drop_registry()
             .into_iter()
             .map(|(id, destructor_ran)| Destroyed {
@@ -335,18 +372,7 @@ impl Driver {
     }
 
     /// One op: apply to both sides, then run every check.
-    fn step(&mut self, op: &Op) -> Vec<Mismatch> {
-        let handles = &self.handles;
-        let core_op: CoreOp = op.map_operands(
-            |r| handles.core_region(r),
-            |o| handles.core_object(o),
-            |w| handles.core_weak(w),
-        );
-        let model_op: ModelOp = core_op.map_operands(
-            |&r| handles.region_id(r),
-            |&o| handles.object_id(o),
-            |&w| handles.object_id(w.object_handle()),
-        );
+    fn step(&mut self, op: &Op, core_op: &CoreOp, model_op: &ModelOp) -> Vec<Mismatch> {
         let lens_before = self.reference.table_lens();
         // The core runs first: with an allocation failure armed, whether
         // the op meets it decides what the model must predict (the op, or
@@ -355,7 +381,7 @@ impl Driver {
         let hops_before = self.registry.forwarding_hops();
         let scope = Cell::new(None);
         let applied = panic::catch_unwind(AssertUnwindSafe(|| {
-            self.apply_to_core(&core_op, Some(token), &scope)
+            self.apply_to_core(core_op, Some(token), &scope)
         }));
         self.report.forwarded_resolutions += self.registry.forwarding_hops() - hops_before;
         let fired = failure::take_fired();
@@ -366,13 +392,13 @@ impl Driver {
                 injected = fired && found.rejection() == Some(Rejection::OUT_OF_MEMORY);
                 prediction = if injected {
                     self.report.injected_failures += 1;
-                    let refused = self.reference.refused(&model_op, self.translate(&found));
+                    let refused = self.reference.refused(model_op, self.translate(&found));
                     Prediction {
                         token: Some(token),
                         ..refused
                     }
                 } else {
-                    self.reference.predict(&model_op)
+                    self.reference.predict(model_op)
                 };
                 if self.reference.model().panics(&prediction.destroyed) {
                     return vec![Mismatch::Contract {
@@ -383,9 +409,9 @@ impl Driver {
                 (found, extras)
             }
             Err(payload) => {
-                prediction = self.reference.predict(&model_op);
+                prediction = self.reference.predict(model_op);
                 let expected = self.reference.model().panics(&prediction.destroyed);
-                match outcome_after_panic(&core_op, scope.get()) {
+                match outcome_after_panic(core_op, scope.get()) {
                     Some(found) if expected => {
                         self.report.panicking_destructor_ops += 1;
                         (found, CoreExtras::default())
@@ -410,11 +436,11 @@ impl Driver {
             .iter()
             .map(|&o| self.handles.home(o))
             .collect();
-        let mut mismatches = self.register_new_handles(&model_op, &prediction, &found);
+        let mut mismatches = self.register_new_handles(model_op, &prediction, &found);
         if let Some(map) = &extras.handle_map {
             mismatches.extend(self.register_copies(&prediction, map));
         }
-        mismatches.extend(self.check_contracts(&model_op, &found, &extras));
+        mismatches.extend(self.check_contracts(model_op, &found, &extras));
         if let Some((_, compaction)) = &extras.compaction {
             self.report.count_compaction(compaction);
         }
@@ -1096,11 +1122,12 @@ impl Driver {
             comparison.object(o);
         }
         // A rejected op must change no figure; the statistics are compared
-        // after every op that may have changed one, and in every full
+        // after every op that may have changed one (unless the driver
+        // leaves them to the full comparisons), and in every full
         // comparison (so a rejected op that changed a cumulative counter is
         // caught at the next one at the latest). Reading them costs
-        // O(objects) on both sides, which would halve the fuzzer's speed.
-        if prediction.outcome.rejection().is_none() {
+        // O(regions) on both sides.
+        if self.global_stats_every_op && prediction.outcome.rejection().is_none() {
             comparison.global_stats();
         }
         comparison.mismatches
@@ -1235,27 +1262,6 @@ pub fn run_with(ops: &[Op], full_check_every: usize) -> Result<Report, Failure> 
     driver.finish()
 }
 
-/// Live objects at which a run stops growing: from there on, [`Driver::apply`]
-/// skips every op that could add objects or storage ([`Op::can_grow`]),
-/// on both sides, and counts it in [`Report::ops_skipped_at_scale_cap`].
-/// Without a cap, a few ops can grow a run without bound (a serialization
-/// round trip of a region into its own copy doubles it, and the fuzzer
-/// chains thirty of them in 120 bytes), and libFuzzer stops the campaign
-/// at its 2 GB memory limit. The figure trades scale for speed: soak
-/// episodes still reach it (table growth, hash-index resizing and block
-/// lists are exercised well below it), and the fuzzer ran 85 runs a second
-/// with it against 47 with a cap of 50,000 objects and 32 MiB.
-pub const SCALE_CAP_OBJECTS: usize = 10_000;
-
-/// Live payload bytes at which a run stops growing (see
-/// [`SCALE_CAP_OBJECTS`]): the model and the core each hold them, and
-/// AddressSanitizer adds its own.
-pub const SCALE_CAP_BYTES: usize = 8 << 20;
-
-/// Live regions at which a run stops growing (see [`SCALE_CAP_OBJECTS`]):
-/// a round trip copies regions as well as objects.
-pub const SCALE_CAP_REGIONS: usize = 2_000;
-
 /// Ops between two full comparisons in [`fuzz_ops`]: most inputs are
 /// short, so they get one at the end, where a lasting divergence shows as
 /// well as anywhere; libFuzzer's speed is worth more than catching the rare
@@ -1263,7 +1269,7 @@ pub const SCALE_CAP_REGIONS: usize = 2_000;
 pub const FUZZ_FULL_CHECK_EVERY: usize = 64;
 
 /// The most ops [`fuzz_ops`] decodes from one input.
-pub const MAX_FUZZ_OPS: usize = 512;
+pub const MAX_FUZZ_OPS: usize = 64;
 
 /// The fuzz entry point: runs the ops decoded from `data` (at most
 /// [`MAX_FUZZ_OPS`], see [`run_fuzz_input`]); panics with the failure and
@@ -1279,19 +1285,27 @@ pub fn fuzz_ops(data: &[u8]) {
 /// Runs a fuzz input through a fresh driver (with a full comparison every
 /// `full_check_every` ops): at most `max_ops` ops, each decoded just before
 /// it runs and aimed at the driver's handle tables as they are then (see
-/// [`OpDecoder`]). Each op is pushed onto `ops` before it runs, so on a
-/// failure `ops` ends with the failing one.
+/// [`OpDecoder`]), with [`ScaleCap::FUZZ`]. Each op is pushed onto `ops`
+/// before it runs, so on a failure `ops` ends with the failing one; an op
+/// skipped at the scale cap is taken off again.
 pub fn run_fuzz_input(
     data: &[u8],
     max_ops: usize,
     full_check_every: usize,
     ops: &mut Vec<Op>,
 ) -> Result<Report, Failure> {
-    let mut driver = Driver::new().with_full_check_every(full_check_every);
+    let mut driver = Driver::new()
+        .with_full_check_every(full_check_every)
+        .with_global_stats_in_full_checks_only()
+        .with_scale_cap(ScaleCap::FUZZ);
     let mut decoder = OpDecoder::new(data, max_ops);
     while let Some(op) = decoder.next_op(driver.reference().table_lens()) {
         ops.push(op);
-        driver.apply(ops.last().expect("just pushed"))?;
+        if driver.apply(ops.last().expect("just pushed"))? == Applied::SkippedAtScaleCap {
+            // Left out of the trace, which then replays the same way under
+            // any larger cap (`repro`, regression tests).
+            ops.pop();
+        }
     }
     driver.finish()
 }

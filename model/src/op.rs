@@ -853,13 +853,15 @@ impl<R, O, W> Op<R, O, W> {
         list.into_inner()
     }
 
-    /// Whether the op can add objects or storage to the registry (every
-    /// allocation, a region built with capacity, a serialization round
-    /// trip's copy): the ops a run at the driver's scale cap skips.
+    /// Whether the op can add objects, storage or regions to the registry
+    /// (every allocation, every new region, a serialization round trip's
+    /// copy): the ops a run at the driver's scale cap skips.
     pub fn can_grow(&self) -> bool {
         matches!(
             self,
-            Op::WithRegion { .. }
+            Op::CreateRegion { .. }
+                | Op::CreateRegionWithBudget { .. }
+                | Op::WithRegion { .. }
                 | Op::Alloc { .. }
                 | Op::AllocTyped { .. }
                 | Op::AllocSlice { .. }

@@ -4,7 +4,7 @@
 //! gets one. Traces paste straight from a failure report (`Op` prints as
 //! Rust with the op prelude imported).
 
-use regions_model::driver::{run, Report, SCALE_CAP_OBJECTS};
+use regions_model::driver::{run, Report, ScaleCap};
 use regions_model::op::prelude::*;
 use regions_model::op::COMPACT_UNLIMITED;
 
@@ -701,8 +701,8 @@ fn types_of_one_layout_get_tags_of_their_own() {
 /// 120 bytes): each round trip of a region into itself copies the copies
 /// made before, so thirty of them would make 2^30 objects, and libFuzzer
 /// stopped the campaign at its 2 GB limit. Fix: the driver stops growing a
-/// run at `SCALE_CAP_OBJECTS` live objects or `SCALE_CAP_BYTES` live
-/// bytes, skipping every op that could add more, on both sides.
+/// run at its `ScaleCap` (live objects, bytes, regions), skipping every op
+/// that would carry the run past it, on both sides.
 #[test]
 fn a_run_stops_growing_at_the_scale_cap() {
     let mut ops = vec![
@@ -724,8 +724,6 @@ fn a_run_stops_growing_at_the_scale_cap() {
     let report = replay_report(&ops);
     assert!(report.ops_skipped_at_scale_cap > 0);
     let peak = report.reach.peak_live_objects;
-    assert!(
-        (SCALE_CAP_OBJECTS..2 * SCALE_CAP_OBJECTS).contains(&peak),
-        "peak {peak}"
-    );
+    let cap = ScaleCap::EPISODE.objects;
+    assert!((cap / 2..=cap + 1).contains(&peak), "peak {peak}");
 }

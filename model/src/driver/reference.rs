@@ -9,10 +9,11 @@
 //! core's id assignment), so it treats them all as unknown; its table lengths
 //! can then lag the driver's, which only makes preconditions stricter.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId, MAX_OBJECT_SIZE};
-use crate::op::{ObjectRef, Op, Operand, Oversized, RegionRef, TableLens, WeakRef, ALIGN_LOG2_CAP};
+use crate::op::{ObjectRef, Op, Oversized, RegionRef, TableLens, WeakRef, ALIGN_LOG2_CAP};
 
 use super::outcome::{ObjectQueries, Outcome, RegionQueries, Res};
 
@@ -41,10 +42,32 @@ pub(crate) fn pattern(fill: u8, len: usize) -> Vec<u8> {
     bytes
 }
 
-/// Appends [`pattern`]`(fill, len)` to `bytes`, allocating nothing more
-/// than `bytes` needs.
+/// The pattern's period: a prime, so objects whose sizes are powers of two
+/// never line up with it.
+const PATTERN_PERIOD: usize = 251;
+
+/// One period of the pattern seeded by 0: byte `i` is `31 * i` (wrapping).
+const PATTERN_CYCLE: [u8; PATTERN_PERIOD] = {
+    let mut cycle = [0; PATTERN_PERIOD];
+    let mut i = 0;
+    while i < PATTERN_PERIOD {
+        cycle[i] = (i as u8).wrapping_mul(31);
+        i += 1;
+    }
+    cycle
+};
+
+/// Appends [`pattern`]`(fill, len)` to `bytes` (byte `i` is `fill + 31 *
+/// (i % 251)`, wrapping), allocating nothing more than `bytes` needs. It
+/// goes a period at a time: a division per byte made it the driver's
+/// costliest function on bulk allocations.
 fn extend_with_pattern(bytes: &mut Vec<u8>, fill: u8, len: usize) {
-    bytes.extend((0..len).map(|i| fill.wrapping_add(((i % 251) as u8).wrapping_mul(31))));
+    let mut left = len;
+    while left > 0 {
+        let run = left.min(PATTERN_PERIOD);
+        bytes.extend(PATTERN_CYCLE[..run].iter().map(|b| b.wrapping_add(fill)));
+        left -= run;
+    }
 }
 
 /// The bytes an `AllocBulk` passes: object `i` gets the pattern seeded by
@@ -164,6 +187,11 @@ impl Reference {
         &self.model
     }
 
+    /// The model, for the driver's last act: dropping its registry.
+    pub(crate) fn model_mut(&mut self) -> &mut Model {
+        &mut self.model
+    }
+
     /// The lengths of the operand tables.
     pub fn table_lens(&self) -> TableLens {
         TableLens {
@@ -256,33 +284,27 @@ impl Reference {
 
     /// Records the operands (and what hangs off them) as touched.
     fn note_operands(&self, op: &ModelOp, prediction: &mut Prediction) {
+        // Walked in place: `Op::operands` would build a list on every op.
         let mut regions = BTreeSet::new();
-        let mut objects = BTreeSet::new();
-        for operand in op.operands() {
-            match operand {
-                Operand::Region(&r) => regions.insert(r),
-                Operand::Object(&o) | Operand::Weak(&o) => objects.insert(o),
-            };
-        }
+        let objects = RefCell::new(BTreeSet::new());
+        op.map_operands(
+            |&r| regions.insert(r),
+            |&o| objects.borrow_mut().insert(o),
+            |&o| objects.borrow_mut().insert(o),
+        );
+        let objects = objects.into_inner();
         let unknown = regions.contains(&UNKNOWN_REGION) || objects.contains(&UNKNOWN_OBJECT);
         for &o in &objects {
             if let Some(state) = self.model.object(o) {
                 regions.insert(state.home);
             }
         }
-        // Only a region's birth or death changes its neighbours: its parent
-        // gains or loses a child, its children move up.
-        let changes_tree = matches!(
-            op,
-            Op::CreateRegion { .. }
-                | Op::CreateRegionWithBudget { .. }
-                | Op::BuildRegion { .. }
-                | Op::ReleaseRegion { .. }
-                | Op::WithRegion { .. }
-                | Op::SerializeRoundTrip { .. }
-        );
-        for r in regions.clone().into_iter().filter(|_| changes_tree) {
-            if let Some(state) = self.model.region(r) {
+        // Only a region's death changes its neighbours: its parent loses a
+        // child, its children move up. (A birth changes only the parent,
+        // which is an operand, and the new region, which is added when it
+        // is created.)
+        if let Op::ReleaseRegion { region } = *op {
+            if let Some(state) = self.model.region(region) {
                 regions.extend(state.parent);
                 regions.extend(state.children.iter().copied());
             }

@@ -59,9 +59,8 @@ pub struct Report {
     /// Promotions refused by the budget of a target region that already
     /// held objects (a budget check that forgets them lets these through).
     pub promotions_refused_by_an_occupied_budget: u64,
-    /// Ops skipped because the run had reached the driver's scale cap
-    /// ([`super::SCALE_CAP_OBJECTS`], [`super::SCALE_CAP_BYTES`],
-    /// [`super::SCALE_CAP_REGIONS`]).
+    /// Ops skipped because they would have grown the run past the driver's
+    /// [`super::ScaleCap`].
     pub ops_skipped_at_scale_cap: u64,
     /// `unstore`s of a moved object from a container that also stored
     /// another object of its region (matching by region would pick either).

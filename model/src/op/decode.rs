@@ -31,15 +31,24 @@ const RECENT: u16 = 1 << 15;
 /// generator's `recent..len`).
 const RECENT_SPAN: u16 = 4;
 
-/// A decoded table index: half the time any entry (below [`RECENT`]), half
-/// the time one of the [`RECENT_SPAN`] newest, marked.
+/// A decoded table index, from one byte: half the time one of the first
+/// [`PLAIN_INDICES`] entries, half the time one of the [`RECENT_SPAN`]
+/// newest, marked. One byte instead of the three an
+/// `u16` and a flag took: the fuzzer's inputs are short (its speed depends
+/// on it, docs/TESTING.md, "Throughput"), so every byte an op saves is room
+/// for more history. Later entries of a long table are named as recent ones.
 pub(super) fn arbitrary_index(u: &mut Unstructured<'_>) -> arbitrary::Result<u16> {
-    Ok(if bool::arbitrary(u)? {
-        u16::arbitrary(u)? & !RECENT
+    let byte = u16::from(u8::arbitrary(u)?);
+    Ok(if byte < PLAIN_INDICES {
+        byte
     } else {
-        RECENT | u.int_in_range(0..=RECENT_SPAN - 1)?
+        RECENT | ((byte - PLAIN_INDICES) % RECENT_SPAN)
     })
 }
+
+/// How many entries a plain decoded index can name (modulo the table's
+/// length, as any index): the byte values below it; the others are recent.
+const PLAIN_INDICES: u16 = 128;
 
 /// `index` as a plain index into a table of `len` entries: a recent mark
 /// becomes the entry it counts back to. (A table longer than `u16` can
@@ -74,6 +83,11 @@ impl<'a> OpDecoder<'a> {
             left: max_ops,
             configured: false,
         }
+    }
+
+    /// The bytes not decoded yet.
+    pub fn bytes_left(&self) -> usize {
+        self.rest.len()
     }
 
     /// The next op, aimed at tables of lengths `lens` (what the runner's
