@@ -106,3 +106,52 @@ fn a_store_that_must_grow_the_containers_list_can_be_refused() {
         panic!("{violations}");
     }
 }
+
+/// Kills `core/src/pool/compact.rs: replace < with == in
+/// Pools::large_victim`. Compaction empties a region's sparsest large page
+/// into the room of another only if the region has two or more: with
+/// exactly two, the mutant never picks one. Without a nursery (which would
+/// take a region's first objects), objects above the slab sizes (1,024
+/// bytes) live in large pages, each new page larger than the last, placed
+/// first-fit in the pages the region has. Here a 3,500-byte object
+/// fills the first page (4 KiB); two of 1,100 bytes open a second, larger
+/// one and leave room in it; so the first page, with fewer objects, is
+/// emptied into the second and given back.
+#[test]
+fn compaction_empties_one_of_exactly_two_large_pages() {
+    use regions::{Registry, TypeTag};
+
+    let mut reg = Registry::builder().nursery_bytes(0).build();
+    let region = reg.create_region(reg.root()).unwrap();
+    let page_bytes = |reg: &Registry| reg.stats(region).unwrap().occupancy.page_bytes;
+    let mut alloc = |reg: &mut Registry, len: usize, fill: u8| {
+        reg.alloc_bytes(region, TypeTag(1), 8, &vec![fill; len])
+            .unwrap()
+    };
+    let lonely = alloc(&mut reg, 3500, 1);
+    let one_page = page_bytes(&reg);
+    let first = alloc(&mut reg, 1100, 2);
+    let two_pages = page_bytes(&reg);
+    assert!(
+        two_pages > one_page,
+        "the second object shares the first page"
+    );
+    let second = alloc(&mut reg, 1100, 3);
+    assert_eq!(
+        page_bytes(&reg),
+        two_pages,
+        "the third object opened a page"
+    );
+
+    let compaction = reg.compact(region, usize::MAX).unwrap();
+    assert_eq!(compaction.objects_moved, 1, "{compaction:?}");
+    assert_eq!(compaction.bytes_moved, 3500, "{compaction:?}");
+    assert_eq!(compaction.blocks_released, 1, "{compaction:?}");
+    assert_eq!(page_bytes(&reg), two_pages - one_page);
+    assert_eq!(reg.get(lonely).unwrap(), &[1; 3500][..]);
+    assert_eq!(reg.get(first).unwrap(), &[2; 1100][..]);
+    assert_eq!(reg.get(second).unwrap(), &[3; 1100][..]);
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
+}
