@@ -890,8 +890,7 @@ impl Driver {
         prediction: &Prediction,
         found: &Outcome<ObjectHandle, RegionHandle>,
     ) -> Vec<Mismatch> {
-        let mut regions = Vec::new();
-        let mut objects = Vec::new();
+        let mut mismatches = Vec::new();
         match (op, &prediction.outcome, found) {
             (
                 Op::CreateRegion { .. }
@@ -899,7 +898,7 @@ impl Driver {
                 | Op::BuildRegion { .. },
                 Outcome::Region(Ok(r)),
                 Outcome::Region(Ok(h)),
-            ) => regions.push((*h, *r)),
+            ) => self.register_region_seen(*h, *r, &mut mismatches),
             (
                 Op::Alloc { .. }
                 | Op::AllocTyped { .. }
@@ -907,42 +906,48 @@ impl Driver {
                 | Op::AllocConvenient { .. },
                 Outcome::Object(Ok(o)),
                 Outcome::Object(Ok(h)),
-            ) => objects.push((*h, *o)),
+            ) => mismatches.extend(self.handles.register_home(*h, *o).err()),
             (Op::AllocBulk { .. }, Outcome::Objects(Ok(os)), Outcome::Objects(Ok(hs))) => {
-                objects.extend(hs.iter().copied().zip(os.iter().copied()))
+                for (&h, &o) in hs.iter().zip(os) {
+                    mismatches.extend(self.handles.register_home(h, o).err());
+                    // A bulk object's handle must be its home right away,
+                    // not a handle that forwards to it.
+                    let resolved = self.registry.upgrade(WeakHandle::from_object_handle(h));
+                    if resolved != Some(h) {
+                        mismatches.push(Mismatch::Contract {
+                            op: "alloc_bulk",
+                            problem: format!(
+                                "returned {h} for {o:?}, which resolves to {resolved:?}"
+                            ),
+                        });
+                    }
+                }
             }
             (Op::Promote { .. }, Outcome::Object(Ok(o)), Outcome::Object(Ok(h)))
                 if prediction.moved.contains(o) =>
             {
-                objects.push((*h, *o))
+                mismatches.extend(self.handles.register_home(*h, *o).err())
             }
             (Op::WithRegion { .. }, Outcome::Scoped(Ok((r, o))), Outcome::Scoped(Ok((rh, oh)))) => {
-                regions.push((*rh, *r));
-                objects.push((*oh, *o));
+                self.register_region_seen(*rh, *r, &mut mismatches);
+                mismatches.extend(self.handles.register_home(*oh, *o).err());
             }
             _ => {}
         }
-        let mut mismatches = Vec::new();
-        for (h, r) in regions {
-            match self.handles.register_region(h, r) {
-                Ok(recycled) => self.report.region_id_recycles += u64::from(recycled),
-                Err(mismatch) => mismatches.push(mismatch),
-            }
-        }
-        let bulk = matches!(op, Op::AllocBulk { .. });
-        for (h, o) in objects {
-            mismatches.extend(self.handles.register_home(h, o).err());
-            // A bulk object's handle must be its home right away, not a
-            // handle that forwards to it.
-            let resolved = self.registry.upgrade(WeakHandle::from_object_handle(h));
-            if bulk && resolved != Some(h) {
-                mismatches.push(Mismatch::Contract {
-                    op: "alloc_bulk",
-                    problem: format!("returned {h} for {o:?}, which resolves to {resolved:?}"),
-                });
-            }
-        }
         mismatches
+    }
+
+    /// Maps a new region handle to its model region, counting a recycled id.
+    fn register_region_seen(
+        &mut self,
+        h: RegionHandle,
+        r: RegionId,
+        mismatches: &mut Vec<Mismatch>,
+    ) {
+        match self.handles.register_region(h, r) {
+            Ok(recycled) => self.report.region_id_recycles += u64::from(recycled),
+            Err(mismatch) => mismatches.push(mismatch),
+        }
     }
 
     /// Registers the copies a `SerializeRoundTrip` made, pairing each

@@ -1,10 +1,13 @@
-//! Writes a small seed corpus for the fuzz target `ops`: random byte
-//! strings, decoded as the target decodes them, greedily chosen so that
-//! together they cover every op kind and the states where bugs hide.
+//! Writes the seed corpus of the fuzz target `ops`: planted inputs that
+//! spell histories random bytes rarely do (`plans.rs`), then random byte
+//! strings (and, with `--also DIR`, an older corpus), decoded as the target
+//! decodes them, greedily chosen so that together they cover every op kind
+//! and the states where bugs hide, each at most [`MAX_FILE_LEN`] bytes.
 //!
 //! ```text
-//! cargo run --release -p regions-model --features small-generations --example seed_corpus -- --out corpus/ops
-//! cd fuzz && cargo +nightly fuzz cmin ops ../corpus/ops
+//! cargo run --release -p regions-model --features small-generations --example seed_corpus -- \
+//!   --out /tmp/seeds --candidates 150000 --also corpus/ops
+//! rm -r corpus/ops && mv /tmp/seeds corpus/ops
 //! ```
 //!
 //! Each candidate input is run through the driver; its *features* are the
@@ -14,12 +17,15 @@
 //! forwarding chain, a recycled or retired id, a compaction that moved
 //! objects or released a block, a bulk allocation of 2 or more objects, a
 //! slice allocated, the elements of a destroyed tracked slice dropped, a
-//! mistyped slice read rejected). The tool keeps picking the
-//! candidate that covers the most features per byte among those still
-//! covered fewer than `--cover` times, so every feature ends up in `--cover`
-//! different files and the files stay short (libFuzzer mutates short inputs
-//! best). A candidate that fails is a bug: the tool
-//! prints it and exits with status 1.
+//! mistyped slice read rejected, and more: see `features`). The tool keeps
+//! picking the candidate that covers the most features per byte among
+//! those still covered fewer than `--cover` times, so every feature ends up
+//! in `--cover` different files, and shrinks a pick that is too long. The
+//! files stay short because libFuzzer mutates at the length of the longest
+//! seed, and its speed follows (docs/TESTING.md, "Throughput"). The result
+//! is not minimized with `cargo fuzz cmin`, which keeps inputs by coverage
+//! and would drop planted inputs, whose point is a state. A candidate that
+//! fails is a bug: the tool prints it and exits with status 1.
 
 mod plans;
 
@@ -271,7 +277,25 @@ fn main() -> ExitCode {
         rng.fill_bytes(&mut bytes);
         bytes
     });
-    for bytes in planted.into_iter().chain(existing).chain(random) {
+    // Planted inputs are kept whatever they cover: their point is a state,
+    // which the features may not name.
+    let mut covered: BTreeMap<String, usize> = BTreeMap::new();
+    let mut chosen = Vec::new();
+    for bytes in planted {
+        match features_of(&bytes) {
+            Ok(found) => {
+                for feature in found {
+                    *covered.entry(feature).or_default() += 1;
+                }
+                chosen.push(bytes);
+            }
+            Err(finding) => {
+                eprintln!("seed_corpus: a planted input fails; reproduce it with the repro tool:\n{finding}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for bytes in existing.into_iter().chain(random) {
         match features_of(&bytes) {
             Ok(found) => pool.push((bytes, found)),
             Err(finding) => {
@@ -281,8 +305,6 @@ fn main() -> ExitCode {
         }
     }
 
-    let mut covered: BTreeMap<String, usize> = BTreeMap::new();
-    let mut chosen = Vec::new();
     loop {
         let gain = |features: &BTreeSet<String>| {
             features

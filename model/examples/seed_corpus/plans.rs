@@ -20,7 +20,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, RngExt};
 use regions_model::driver::{Applied, Driver, ScaleCap, MAX_FUZZ_OPS};
 use regions_model::op::prelude::*;
-use regions_model::op::{Op, OpDecoder, RegionRef, TableLens};
+use regions_model::op::{configure_from_byte, Op, OpDecoder, RegionRef, TableLens};
 
 /// What one planned op must look like, with its indices taken modulo the
 /// tables' lengths (so `Region(1)` is the first region made) and the root
@@ -31,6 +31,9 @@ type Shape = fn(&Op) -> bool;
 pub struct Plan {
     /// The state it reaches.
     pub name: &'static str,
+    /// The registry configuration it needs (the input's first byte), if
+    /// any: page sizes decide when a page fills up.
+    config: Option<Shape>,
     /// The ops, each of which must run without being rejected...
     steps: Vec<Shape>,
     /// ...but for the last one, if this is set: a refusal is the point.
@@ -38,10 +41,10 @@ pub struct Plan {
 }
 
 /// Random byte strings tried for one step before the plan is given up.
-const ATTEMPTS_PER_STEP: usize = 400_000;
+const ATTEMPTS_PER_STEP: usize = 4_000_000;
 
 /// The longest byte string tried for one op (a few fields of a few bytes).
-const MAX_OP_BYTES: usize = 24;
+const MAX_OP_BYTES: usize = 32;
 
 /// Encodings of a step compared to keep the shortest: the planted inputs
 /// must stay within the corpus's length limit.
@@ -52,6 +55,7 @@ pub fn plans() -> Vec<Plan> {
     vec![
         Plan {
             name: "moved object unstored beside another of its region",
+            config: None,
             steps: vec![
                 |op| matches!(op, CreateRegion { parent: Root }),
                 |op| matches!(op, CreateRegion { parent: Root }),
@@ -91,11 +95,102 @@ pub fn plans() -> Vec<Plan> {
         },
         Plan {
             name: "one region id dead three times, a survivor of each death alive",
+            config: None,
             steps: three_deaths_with_survivors(),
             last_refused: false,
         },
         Plan {
+            name: "a death that keeps a strongly held object and destroys a weakly held one",
+            config: None,
+            steps: vec![
+                |op| matches!(op, CreateRegion { parent: Root }),
+                |op| allocates_in(op, 1),
+                |op| allocates_in(op, 1),
+                |op| matches!(op, Retain { object: Object(0) }),
+                |op| matches!(op, Downgrade { object: Object(1) }),
+                // A death with a survivor sorts its objects one by one (a
+                // region with none takes a shortcut): the first moves, the
+                // second is destroyed, and its weak handle upgrades to
+                // nothing.
+                |op| matches!(op, ReleaseRegion { region: Region(1) }),
+            ],
+            last_refused: false,
+        },
+        Plan {
+            name: "a stale handle of a slot's earlier occupant, after a death moved two objects",
+            config: None,
+            steps: vec![
+                |op| matches!(op, CreateRegion { parent: Root }),
+                |op| allocates_in(op, 1),
+                |op| allocates_in(op, 1),
+                |op| matches!(op, Free { object: Object(1) }),
+                // The freed slot, taken again with a new generation.
+                |op| allocates_in(op, 1),
+                |op| matches!(op, Retain { object: Object(0) }),
+                |op| matches!(op, Retain { object: Object(2) }),
+                // The death moves both and leaves a forwarding record for
+                // each slot (a region's second record goes to the shared
+                // map, not the region's own); the freed occupant's handle
+                // must stay stale (the target's closing sweep tries every
+                // handle ever seen).
+                |op| matches!(op, ReleaseRegion { region: Region(1) }),
+            ],
+            last_refused: false,
+        },
+        Plan {
+            name: "a slab page filling up while an older page of its pool has room",
+            // 4 KiB pages, no nursery: four 1,024-byte chunks to a page.
+            config: Some(|op| {
+                matches!(
+                    op,
+                    Configure {
+                        arena_block_log2: 12,
+                        nursery_log2: 0,
+                        ..
+                    }
+                )
+            }),
+            steps: vec![
+                |op| matches!(op, CreateRegion { parent: Root }),
+                // Two full pages of the 1,024-byte class.
+                |op| {
+                    matches!(
+                        op,
+                        AllocBulk {
+                            region: Region(1),
+                            size: 897..=1024,
+                            align_log2: 0..=4,
+                            count: 8,
+                            mismatched_len: false,
+                            ..
+                        }
+                    )
+                },
+                // A chunk freed in the first page, then one in the second:
+                // the second reopens at the head of the pool's list, the
+                // first behind it.
+                |op| matches!(op, Free { object: Object(0) }),
+                |op| matches!(op, Free { object: Object(4) }),
+                // Taken from the second page, which fills up again: the
+                // object must be recorded in it, not in the page behind.
+                |op| {
+                    matches!(
+                        op,
+                        Alloc {
+                            region: Region(1),
+                            size: 897..=1024,
+                            align_log2: 0..=4,
+                            mismatched_len: false,
+                            ..
+                        }
+                    )
+                },
+            ],
+            last_refused: false,
+        },
+        Plan {
             name: "promotion refused by the budget of a region holding objects",
+            config: None,
             steps: vec![
                 |op| {
                     matches!(
@@ -246,7 +341,11 @@ fn rejections(driver: &Driver) -> u64 {
 /// end of an input reads what is left), and each step checks that the whole
 /// input still decodes to the steps before it plus the new op.
 pub fn encode(plan: &Plan, rng: &mut StdRng) -> Option<Vec<u8>> {
-    let mut bytes = vec![rng.random::<u8>()];
+    let config = match plan.config {
+        None => rng.random::<u8>(),
+        Some(shape) => (0..=u8::MAX).find(|&byte| shape(&configure_from_byte(byte)))?,
+    };
+    let mut bytes = vec![config];
     let start = replay(&bytes)?;
     let (mut ops, mut lens) = (start.ops, start.lens);
     for (step, shape) in plan.steps.iter().enumerate() {
