@@ -124,7 +124,7 @@ fn compaction_empties_one_of_exactly_two_large_pages() {
     let mut reg = Registry::builder().nursery_bytes(0).build();
     let region = reg.create_region(reg.root()).unwrap();
     let page_bytes = |reg: &Registry| reg.stats(region).unwrap().occupancy.page_bytes;
-    let mut alloc = |reg: &mut Registry, len: usize, fill: u8| {
+    let alloc = |reg: &mut Registry, len: usize, fill: u8| {
         reg.alloc_bytes(region, TypeTag(1), 8, &vec![fill; len])
             .unwrap()
     };
