@@ -12,7 +12,11 @@
 use crate::model::{Model, RegionId};
 use crate::op::Op;
 
-/// Limits on the size of one run (see the [module documentation](self)).
+/// Limits on the size of one run: the live objects, payload bytes and
+/// regions at which the driver stops running ops that add to them. An op
+/// that could grow the run is skipped, on both sides, when the run is at
+/// the cap or when the op alone would carry it past the cap by more than
+/// one object ([`ScaleCap::admits`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ScaleCap {
     /// Live objects.
