@@ -18,9 +18,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use regions_model::driver::{
-    run_fuzz_input, Driver, ScaleCap, FUZZ_FULL_CHECK_EVERY, MAX_FUZZ_OPS,
-};
+use regions_model::driver::{fuzz_driver, run_fuzz_input, FUZZ_FULL_CHECK_EVERY, MAX_FUZZ_OPS};
 use regions_model::engine::Flags;
 use regions_model::op::OpDecoder;
 
@@ -193,10 +191,7 @@ fn print_by_kind(inputs: &[(PathBuf, Vec<u8>)], repeat: usize) {
         .flat_map(|input| std::iter::repeat_n(input, repeat))
     {
         let _ = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut driver = Driver::new()
-                .with_full_check_every(FUZZ_FULL_CHECK_EVERY)
-                .with_global_stats_in_full_checks_only()
-                .with_scale_cap(ScaleCap::FUZZ);
+            let mut driver = fuzz_driver(FUZZ_FULL_CHECK_EVERY);
             let mut decoder = OpDecoder::new(data, MAX_FUZZ_OPS);
             while let Some(op) = decoder.next_op(driver.reference().table_lens()) {
                 if !measure(op.kind_name(), &mut || driver.apply(&op).is_ok()) {

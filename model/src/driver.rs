@@ -1287,6 +1287,16 @@ pub fn fuzz_ops(data: &[u8]) {
     }
 }
 
+/// A fresh driver set up as the fuzz target runs one: a full comparison
+/// every `full_check_every` ops, the registry-wide statistics compared in
+/// those only, and [`ScaleCap::FUZZ`].
+pub fn fuzz_driver(full_check_every: usize) -> Driver {
+    Driver::new()
+        .with_full_check_every(full_check_every)
+        .with_global_stats_in_full_checks_only()
+        .with_scale_cap(ScaleCap::FUZZ)
+}
+
 /// Runs a fuzz input through a fresh driver (with a full comparison every
 /// `full_check_every` ops): at most `max_ops` ops, each decoded just before
 /// it runs and aimed at the driver's handle tables as they are then (see
@@ -1299,10 +1309,7 @@ pub fn run_fuzz_input(
     full_check_every: usize,
     ops: &mut Vec<Op>,
 ) -> Result<Report, Failure> {
-    let mut driver = Driver::new()
-        .with_full_check_every(full_check_every)
-        .with_global_stats_in_full_checks_only()
-        .with_scale_cap(ScaleCap::FUZZ);
+    let mut driver = fuzz_driver(full_check_every);
     let mut decoder = OpDecoder::new(data, max_ops);
     while let Some(op) = decoder.next_op(driver.reference().table_lens()) {
         ops.push(op);

@@ -18,7 +18,7 @@
 
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt};
-use regions_model::driver::{Applied, Driver, ScaleCap, MAX_FUZZ_OPS};
+use regions_model::driver::{fuzz_driver, Applied, Driver, FUZZ_FULL_CHECK_EVERY, MAX_FUZZ_OPS};
 use regions_model::op::prelude::*;
 use regions_model::op::{configure_from_byte, Op, OpDecoder, RegionRef, TableLens};
 
@@ -236,38 +236,17 @@ pub fn plans() -> Vec<Plan> {
 /// the first ones through the records of incarnations two and one deaths
 /// back.
 fn three_deaths_with_survivors() -> Vec<Shape> {
-    vec![
-        |op| {
-            matches!(
-                op,
-                WithRegion {
-                    parent: Root,
-                    keep: true,
-                    ..
-                }
-            )
-        },
-        |op| {
-            matches!(
-                op,
-                WithRegion {
-                    parent: Root,
-                    keep: true,
-                    ..
-                }
-            )
-        },
-        |op| {
-            matches!(
-                op,
-                WithRegion {
-                    parent: Root,
-                    keep: true,
-                    ..
-                }
-            )
-        },
-    ]
+    let scope_keeping_its_object: Shape = |op| {
+        matches!(
+            op,
+            WithRegion {
+                parent: Root,
+                keep: true,
+                ..
+            }
+        )
+    };
+    vec![scope_keeping_its_object; 3]
 }
 
 /// Whether `op` makes one object in the region of index `region` (any of
@@ -313,7 +292,7 @@ struct Replay {
 /// Runs `bytes` as the fuzz target does, noting whether its last op ran
 /// without being rejected; `None` if the run fails.
 fn replay(bytes: &[u8]) -> Option<Replay> {
-    let mut driver = Driver::new().with_scale_cap(ScaleCap::FUZZ);
+    let mut driver = fuzz_driver(FUZZ_FULL_CHECK_EVERY);
     let mut decoder = OpDecoder::new(bytes, MAX_FUZZ_OPS);
     let (mut ops, mut last_accepted) = (Vec::new(), false);
     while let Some(op) = decoder.next_op(driver.reference().table_lens()) {
