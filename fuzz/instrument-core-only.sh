@@ -1,15 +1,28 @@
 #!/usr/bin/env bash
-# rustc wrapper for the fuzz builds (fuzz/.cargo/config.toml): coverage
-# instrumentation only in the crate under test.
+# rustc wrapper for the fuzz builds (fuzz/.cargo/config.toml): instrument
+# the crate under test, and only it. docs/TESTING.md ("Throughput") has the
+# measurements behind each choice.
 #
-# cargo-fuzz puts SanitizerCoverage flags in RUSTFLAGS, so every crate is
-# instrumented: the core, but also the reference model, the differential
-# driver's comparisons, proptest and arbitrary. The oracle's edges tell
-# libFuzzer nothing about the core (their hit counts mostly track how many
-# objects a comparison walked), they triple the features each input
-# produces, and libFuzzer pays for every feature on every run. This wrapper
-# strips the coverage flags from every crate but `regions` and the fuzz
-# targets themselves. AddressSanitizer stays on everywhere.
+# cargo-fuzz puts its instrumentation flags in RUSTFLAGS, so every crate
+# gets them: the core, but also the reference model, the differential
+# driver, proptest and arbitrary. This wrapper keeps, per crate:
+# - `regions` (the core): SanitizerCoverage edges and AddressSanitizer.
+#   Not `-sanitizer-coverage-trace-compares`: the ops target's inputs are
+#   decoded into op kinds and table indices, so no comparison in the core
+#   sees an input byte that libFuzzer could copy into a mutation, and the
+#   hooks cost about a third of the target's time.
+# - the fuzz targets (`ops`, `deserialize`): AddressSanitizer only (their
+#   crate links the sanitizer runtime). Without coverage in them, their
+#   references to the `__sancov_cntrs` section bounds
+#   (fuzz_targets/check_coverage.rs) do not clash with the coverage pass's
+#   own.
+# - every other crate: neither. The model and the driver are safe Rust
+#   (`#![forbid(unsafe_code)]`); their edges would tell libFuzzer nothing
+#   about the core (their hit counts mostly track how many objects a
+#   comparison walked), and their memory accesses are their own. What the
+#   core hands them is still checked: its allocations come from ASan's
+#   allocator (malloc is intercepted for the whole program), and slice
+#   comparisons go through the intercepted memcmp.
 #
 # Called as: instrument-core-only.sh <rustc> <args...>
 set -euo pipefail
@@ -21,13 +34,18 @@ for arg in "$@"; do
   [[ $previous == --crate-name ]] && crate=$arg
   previous=$arg
 done
+coverage=false
+asan=false
 case $crate in
-  regions | ops | deserialize) exec "$rustc" "$@" ;;
+  regions) coverage=true asan=true ;;
+  ops | deserialize) asan=true ;;
 esac
 kept=()
 for arg in "$@"; do
   case $arg in
-    -Cpasses=sancov-module | -Cllvm-args=-sanitizer-coverage-*) ;;
+    -Cllvm-args=-sanitizer-coverage-trace-compares) ;;
+    -Cpasses=sancov-module | -Cllvm-args=-sanitizer-coverage-*) $coverage && kept+=("$arg") ;;
+    -Zsanitizer=address) $asan && kept+=("$arg") ;;
     *) kept+=("$arg") ;;
   esac
 done

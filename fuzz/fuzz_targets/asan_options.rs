@@ -7,9 +7,12 @@
 //   time, for a bug class safe Rust cannot have and the core's `unsafe`
 //   code does not create (it hands out pointers into region blocks, never
 //   into frames);
-// - `malloc_context_size=10`: each allocation and each free records its
-//   stack; 10 frames instead of 30 still name the allocating function and
-//   its callers, and save about 15 % (the driver allocates on every op);
+// - `malloc_context_size=0`: each allocation and each free would record
+//   its stack, and the driver allocates on every op; at 10 frames that was
+//   about a quarter of the time of a fixed replay. A report still shows
+//   the faulting access's stack; rerun the reproducer with
+//   `ASAN_OPTIONS=malloc_context_size=30` for where the memory was
+//   allocated and freed;
 // - `quarantine_size_mb=32`: freed memory waits in a 32 MB quarantine
 //   instead of 256 MB before reuse, so use-after-free within an input (a
 //   few hundred kilobytes) is still caught, and fresh pages are faulted in
@@ -17,5 +20,5 @@
 // Heap overflow, use-after-free and leak detection stay on.
 #[no_mangle]
 pub extern "C" fn __asan_default_options() -> *const core::ffi::c_char {
-    c"detect_stack_use_after_return=0:malloc_context_size=10:quarantine_size_mb=32".as_ptr()
+    c"detect_stack_use_after_return=0:malloc_context_size=0:quarantine_size_mb=32".as_ptr()
 }

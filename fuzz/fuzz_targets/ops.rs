@@ -1,5 +1,9 @@
 #![no_main]
-// Decodes ops from the input and runs them through the differential driver.
+// Decodes ops from the input and runs them through the differential driver,
+// counting as coverage only what the ops ran in the core.
 mod asan_options;
+mod check_coverage;
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| regions_model::driver::fuzz_ops(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    regions_model::driver::fuzz_ops_with_check_hooks(data, check_coverage::HOOKS)
+});

@@ -74,6 +74,7 @@
 //! ```
 
 mod api_ops;
+mod check_hooks;
 mod compare;
 mod destructors;
 mod divergence;
@@ -102,6 +103,7 @@ use crate::op::{
     OpDecoder, Oversized, SliceKind,
 };
 
+use check_hooks::Checking;
 use compare::{Comparison, Depth};
 use destructors::DestructorLogs;
 use handles::Handles;
@@ -114,6 +116,7 @@ use typed::{
     encoding_of, slice_encoding, with_slice_type, with_type, SliceElement, Tracked, TypedValue,
 };
 
+pub use check_hooks::CheckHooks;
 pub use divergence::{Divergence, Failure, Mismatch};
 pub use outcome::Rejection;
 pub use reference::{Reference, UNKNOWN_OBJECT, UNKNOWN_REGION};
@@ -184,6 +187,7 @@ pub struct Driver {
     /// that passed, or only in the full comparisons.
     global_stats_every_op: bool,
     scale_cap: ScaleCap,
+    check_hooks: Option<CheckHooks>,
 }
 
 impl Default for Driver {
@@ -235,6 +239,7 @@ impl Driver {
             full_check_every: DEFAULT_FULL_CHECK_EVERY,
             global_stats_every_op: true,
             scale_cap: ScaleCap::EPISODE,
+            check_hooks: None,
         }
     }
 
@@ -257,6 +262,12 @@ impl Driver {
     /// Stops growing the run at `cap` instead of [`ScaleCap::EPISODE`].
     pub fn with_scale_cap(mut self, cap: ScaleCap) -> Self {
         self.scale_cap = cap;
+        self
+    }
+
+    /// Calls `hooks` around every stretch of checking (see [`CheckHooks`]).
+    pub fn with_check_hooks(mut self, hooks: CheckHooks) -> Self {
+        self.check_hooks = Some(hooks);
         self
     }
 
@@ -319,7 +330,10 @@ impl Driver {
     /// destructors) and returns what the run reached.
     pub fn finish(mut self) -> Result<Report, Failure> {
         failure::disarm();
-        let mut mismatches = self.compare_everything();
+        let mut mismatches = {
+            let _checking = Checking::begin(self.check_hooks);
+            self.compare_everything()
+        };
         let mut report = self.report();
         let op_index = report.ops as usize;
         let live: BTreeMap<ObjectId, _> = self
@@ -384,6 +398,8 @@ impl Driver {
             self.apply_to_core(core_op, Some(token), &scope)
         }));
         self.report.forwarded_resolutions += self.registry.forwarding_hops() - hops_before;
+        // Everything below checks the op (and ends with any return).
+        let _checking = Checking::begin(self.check_hooks);
         let fired = failure::take_fired();
         let mut injected = false;
         let prediction;
@@ -1281,8 +1297,22 @@ pub const MAX_FUZZ_OPS: usize = 64;
 /// the ops run on a divergence. A fuzz target is
 /// `fuzz_target!(|data: &[u8]| regions_model::driver::fuzz_ops(data));`.
 pub fn fuzz_ops(data: &[u8]) {
+    fuzz_ops_on(fuzz_driver(FUZZ_FULL_CHECK_EVERY), data);
+}
+
+/// [`fuzz_ops`] with `hooks` called around the driver's checks: the
+/// `ops` target's entry point, which leaves the core code the checks run
+/// out of its coverage (see [`CheckHooks`]).
+pub fn fuzz_ops_with_check_hooks(data: &[u8], hooks: CheckHooks) {
+    fuzz_ops_on(
+        fuzz_driver(FUZZ_FULL_CHECK_EVERY).with_check_hooks(hooks),
+        data,
+    );
+}
+
+fn fuzz_ops_on(driver: Driver, data: &[u8]) {
     let mut ops = Vec::new();
-    if let Err(failure) = run_fuzz_input(data, MAX_FUZZ_OPS, FUZZ_FULL_CHECK_EVERY, &mut ops) {
+    if let Err(failure) = run_fuzz_input_on(driver, data, MAX_FUZZ_OPS, &mut ops) {
         panic!("{failure}\nops:\n{}", format_trace(&ops));
     }
 }
@@ -1297,19 +1327,27 @@ pub fn fuzz_driver(full_check_every: usize) -> Driver {
         .with_scale_cap(ScaleCap::FUZZ)
 }
 
-/// Runs a fuzz input through a fresh driver (with a full comparison every
-/// `full_check_every` ops): at most `max_ops` ops, each decoded just before
-/// it runs and aimed at the driver's handle tables as they are then (see
-/// [`OpDecoder`]), with [`ScaleCap::FUZZ`]. Each op is pushed onto `ops`
-/// before it runs, so on a failure `ops` ends with the failing one; an op
-/// skipped at the scale cap is taken off again.
+/// Runs a fuzz input through a fresh [`fuzz_driver`] (with a full
+/// comparison every `full_check_every` ops): at most `max_ops` ops, each
+/// decoded just before it runs and aimed at the driver's handle tables as
+/// they are then (see [`OpDecoder`]). Each op is pushed onto `ops` before
+/// it runs, so on a failure `ops` ends with the failing one; an op skipped
+/// at the scale cap is taken off again.
 pub fn run_fuzz_input(
     data: &[u8],
     max_ops: usize,
     full_check_every: usize,
     ops: &mut Vec<Op>,
 ) -> Result<Report, Failure> {
-    let mut driver = fuzz_driver(full_check_every);
+    run_fuzz_input_on(fuzz_driver(full_check_every), data, max_ops, ops)
+}
+
+fn run_fuzz_input_on(
+    mut driver: Driver,
+    data: &[u8],
+    max_ops: usize,
+    ops: &mut Vec<Op>,
+) -> Result<Report, Failure> {
     let mut decoder = OpDecoder::new(data, max_ops);
     while let Some(op) = decoder.next_op(driver.reference().table_lens()) {
         ops.push(op);
@@ -1506,6 +1544,52 @@ mod tests {
         .unwrap_or_else(|failure| panic!("{failure}"));
         assert_eq!(report.reach.deaths_with_promotions, 1);
         assert_eq!(report.destructor_calls_on_region_death, 1);
+    }
+
+    /// Hooks that count their calls, and check that stretches never nest.
+    mod counting_hooks {
+        use std::cell::Cell;
+
+        thread_local! {
+            pub static ENTERED: Cell<u32> = const { Cell::new(0) };
+            pub static LEFT: Cell<u32> = const { Cell::new(0) };
+        }
+
+        pub fn enter() {
+            assert_eq!(ENTERED.get(), LEFT.get(), "a stretch began inside another");
+            ENTERED.set(ENTERED.get() + 1);
+        }
+
+        pub fn leave() {
+            LEFT.set(LEFT.get() + 1);
+            assert_eq!(ENTERED.get(), LEFT.get(), "a stretch ended twice");
+        }
+    }
+
+    #[test]
+    fn check_hooks_bracket_each_op_and_the_closing_check() {
+        use counting_hooks::{ENTERED, LEFT};
+        let hooks = CheckHooks {
+            enter: counting_hooks::enter,
+            leave: counting_hooks::leave,
+        };
+        let ops = [
+            CreateRegion { parent: Root },
+            // Rejected: the model and the core refuse a freed object.
+            Free { object: Object(0) },
+            ReleaseRegion { region: Region(1) },
+        ];
+        let mut driver = Driver::new().with_check_hooks(hooks);
+        for op in &ops {
+            driver
+                .apply(op)
+                .unwrap_or_else(|failure| panic!("{failure}"));
+        }
+        assert_eq!((ENTERED.get(), LEFT.get()), (3, 3));
+        driver
+            .finish()
+            .unwrap_or_else(|failure| panic!("{failure}"));
+        assert_eq!((ENTERED.get(), LEFT.get()), (4, 4));
     }
 
     #[test]
