@@ -190,6 +190,8 @@ pub use pool::{Compaction, INLINE_ALIGN, INLINE_SIZE};
 pub use registry::{HandleMap, MemoryUsage, Registry};
 pub use scope::{RegionBuilder, RegionScope};
 pub use stats::{GlobalStats, Occupancy, RegionStats};
+#[cfg(feature = "test-hooks")]
+pub use test_hooks::Corruption;
 
 /// The largest object size, in bytes.
 pub const MAX_OBJECT_SIZE: usize = (1 << 31) - 1;

@@ -66,3 +66,47 @@ impl Registry {
         Ok(())
     }
 }
+
+/// A break of one invariant that [`Registry::check_invariants`] checks,
+/// made by [`Registry::corrupt_for_testing`] so that a test can show the
+/// checker notices it (no API call can make these states).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corruption {
+    /// The nursery or pool page holding this object counts one live object
+    /// more than it holds.
+    PageLiveCount(ObjectHandle),
+    /// The root region names itself as its parent.
+    RootParent,
+}
+
+impl Registry {
+    /// Breaks the invariant `corruption` names. Returns `Ok(false)`, and
+    /// changes nothing, for a `PageLiveCount` of an object that is in no
+    /// page (inline, zero-sized or in a dedicated allocation).
+    ///
+    /// ```
+    /// use regions::{Corruption, Registry};
+    /// let mut reg = Registry::new();
+    /// assert!(reg.check_invariants().is_ok());
+    /// reg.corrupt_for_testing(Corruption::RootParent).unwrap();
+    /// assert!(reg.check_invariants().is_err());
+    /// ```
+    pub fn corrupt_for_testing(&mut self, corruption: Corruption) -> Result<bool> {
+        match corruption {
+            Corruption::PageLiveCount(handle) => {
+                let home = self.locate_mut(handle)?;
+                let region = self.live_mut(home.region().id());
+                let page = region
+                    .slots
+                    .record(home.slot())
+                    .and_then(|record| record.heap());
+                Ok(page.is_some_and(|heap| region.pool.miscount_page_for_testing(heap.page)))
+            }
+            Corruption::RootParent => {
+                let root = self.root().id();
+                self.live_mut(root).parent = root;
+                Ok(true)
+            }
+        }
+    }
+}

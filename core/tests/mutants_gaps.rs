@@ -155,3 +155,112 @@ fn compaction_empties_one_of_exactly_two_large_pages() {
         panic!("{violations}");
     }
 }
+
+/// Kills `core/src/pool/large.rs: replace < with <= in take`. First fit
+/// splits the alignment gap before an object off as a free chunk of its
+/// own when it can hold one: a gap of exactly one minimal chunk (32
+/// bytes: a header and the free-list links) can. Here the first object's
+/// chunk ends 16 bytes past a multiple of 64 (1,088 bytes plus its 16-byte
+/// header), so the second object, aligned to 64, has such a gap in front
+/// of it; the mutant skipped to the next aligned place, 64 bytes on,
+/// wasting them.
+#[test]
+fn large_first_fit_uses_an_alignment_gap_of_exactly_one_minimal_chunk() {
+    use regions::{Registry, TypeTag};
+
+    let mut reg = Registry::builder().nursery_bytes(0).build();
+    let region = reg.create_region(reg.root()).unwrap();
+    let first = reg.alloc_bytes(region, TypeTag(1), 16, &[1; 1088]).unwrap();
+    let second = reg.alloc_bytes(region, TypeTag(1), 64, &[2; 1100]).unwrap();
+    let stats = reg.stats(region).unwrap().occupancy;
+    assert_eq!(
+        (stats.objects, stats.dedicated_bytes),
+        (2, 0),
+        "both objects are in a page: {stats:?}"
+    );
+    let first_at = reg.get(first).unwrap().as_ptr() as usize;
+    let second_at = reg.get(second).unwrap().as_ptr() as usize;
+    // The first object's data is 16 bytes into its chunk at the page's
+    // start; its chunk ends at 1,104; the gap chunk takes 1,104..1,136; the
+    // second object's header 1,136..1,152.
+    assert_eq!(second_at - first_at, 1152 - 16);
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
+}
+
+/// Kills `core/src/pool/mod.rs: replace + with - in
+/// Pool::keep_nursery_if`. A dead region's nursery page stays with its id,
+/// and the next region created on that id takes it over when it is the
+/// size the registry's hint asks for (between one and four times it),
+/// without a trip through the block cache. The mutant gave every kept
+/// page back to the cache, so the next region had to take one again.
+#[test]
+fn a_region_created_on_a_dead_ones_id_takes_over_its_nursery() {
+    use regions::{Registry, TypeTag};
+
+    let mut reg = Registry::new();
+    let dead = reg.create_region(reg.root()).unwrap();
+    reg.alloc_bytes(dead, TypeTag(1), 8, &[1; 24]).unwrap();
+    reg.release_region(dead).unwrap();
+    let cached = reg.global_stats().cached_block_bytes;
+
+    let next = reg.create_region(reg.root()).unwrap();
+    assert_eq!(
+        reg.global_stats().cached_block_bytes,
+        cached,
+        "the kept nursery page went back to the block cache"
+    );
+    reg.alloc_bytes(next, TypeTag(1), 8, &[2; 24]).unwrap();
+    assert_eq!(reg.global_stats().cached_block_bytes, cached);
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
+}
+
+/// Kills `core/src/pool/pools.rs: replace Pools::check with ()`. The
+/// pools' own consistency checks only ever saw consistent pools; here a
+/// slab page counts one object more than the slot table places in it.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn the_invariant_check_notices_a_pool_page_that_miscounts_its_objects() {
+    use regions::{Corruption, Registry, TypeTag};
+
+    let mut reg = Registry::builder().nursery_bytes(0).build();
+    let region = reg.create_region(reg.root()).unwrap();
+    let inline = reg.alloc_bytes(region, TypeTag(1), 8, &[1; 8]).unwrap();
+    let in_slab = reg.alloc_bytes(region, TypeTag(1), 8, &[2; 100]).unwrap();
+    assert!(!reg
+        .corrupt_for_testing(Corruption::PageLiveCount(inline))
+        .unwrap());
+    assert!(
+        reg.check_invariants().is_ok(),
+        "an inline object has no page"
+    );
+
+    assert!(reg
+        .corrupt_for_testing(Corruption::PageLiveCount(in_slab))
+        .unwrap());
+    let violations = reg.check_invariants().unwrap_err().to_string();
+    assert!(
+        violations.contains("counts 2 live objects, the slots 1"),
+        "{violations}"
+    );
+}
+
+/// Kills `core/src/invariants.rs: replace && with || in
+/// Registry::check_tree`: the root must be live, at id 0 and generation 0,
+/// *and* without a parent; the mutant accepted a root that met any one.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn the_invariant_check_notices_a_root_with_a_parent() {
+    use regions::{Corruption, Registry};
+
+    let mut reg = Registry::new();
+    assert!(reg.corrupt_for_testing(Corruption::RootParent).unwrap());
+    let violations = reg.check_invariants().unwrap_err().to_string();
+    assert!(
+        violations.contains("the root is not live at id 0 generation 0 without a parent"),
+        "{violations}"
+    );
+}

@@ -311,6 +311,21 @@ impl Pool {
         }
     }
 
+    /// Adds one to the live count of `page` (a page number, or
+    /// `NURSERY_PAGE`), for [`crate::Corruption::PageLiveCount`]; false if
+    /// the region has no such page.
+    #[cfg(feature = "test-hooks")]
+    pub fn miscount_page_for_testing(&mut self, page: u32) -> bool {
+        let page = match page {
+            NURSERY_PAGE => Some(&mut self.nursery),
+            index => self
+                .pools
+                .as_mut()
+                .and_then(|pools| pools.pages.get_mut(index as usize)),
+        };
+        page.map(|page| page.live += 1).is_some()
+    }
+
     /// Forgets the pools' tables (the region is dead and holds no page).
     pub fn shrink(&mut self) {
         debug_assert_eq!(self.page_count(), 0);
