@@ -100,17 +100,15 @@ impl Load {
     /// The live regions of `region`'s subtree and the objects homed there.
     fn of_subtree(model: &Model, region: RegionId) -> Load {
         let mut load = Load::default();
-        let mut stack = vec![region];
-        while let Some(r) = stack.pop() {
-            let Some(state) = model.region(r) else {
-                continue;
-            };
+        if model.region(region).is_none() {
+            return load;
+        }
+        for r in model.subtree_regions(region) {
             load.regions += 1;
             for (_, object) in model.objects_in(r) {
                 load.objects += 1;
                 load.bytes += object.size;
             }
-            stack.extend(state.children.iter().copied());
         }
         load
     }

@@ -197,8 +197,9 @@ impl Model {
         length
     }
 
-    /// `region` and its live descendants, each after its parent.
-    fn subtree_regions(&self, region: RegionId) -> Vec<RegionId> {
+    /// `region` (which must be live) and its live descendants, each after
+    /// its parent.
+    pub fn subtree_regions(&self, region: RegionId) -> Vec<RegionId> {
         let mut list = vec![region];
         let mut next = 0;
         while next < list.len() {
