@@ -24,6 +24,9 @@
 #   allocator (malloc is intercepted for the whole program), and slice
 #   comparisons go through the intercepted memcmp.
 #
+# Cargo does not know what this script does, so a change to it rebuilds
+# nothing: run `cargo clean` in fuzz/ after editing it.
+#
 # Called as: instrument-core-only.sh <rustc> <args...>
 set -euo pipefail
 rustc=$1

@@ -77,12 +77,15 @@ pub enum Corruption {
     PageLiveCount(ObjectHandle),
     /// The root region names itself as its parent.
     RootParent,
+    /// The most recently freed region id is in the list of free ids twice.
+    FreeRegionIdTwice,
 }
 
 impl Registry {
     /// Breaks the invariant `corruption` names. Returns `Ok(false)`, and
     /// changes nothing, for a `PageLiveCount` of an object that is in no
-    /// page (inline, zero-sized or in a dedicated allocation).
+    /// page (inline, zero-sized or in a dedicated allocation), and for
+    /// `FreeRegionIdTwice` when no region id is free.
     ///
     /// ```
     /// use regions::{Corruption, Registry};
@@ -105,6 +108,14 @@ impl Registry {
             Corruption::RootParent => {
                 let root = self.root().id();
                 self.live_mut(root).parent = root;
+                Ok(true)
+            }
+            Corruption::FreeRegionIdTwice => {
+                let Some(&id) = self.free_region_ids.last() else {
+                    return Ok(false);
+                };
+                crate::fallible::reserve(&mut self.free_region_ids, 1)?;
+                self.free_region_ids.push(id);
                 Ok(true)
             }
         }

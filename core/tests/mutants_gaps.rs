@@ -119,6 +119,49 @@ fn a_store_that_must_grow_the_containers_list_can_be_refused() {
 /// emptied into the second and given back.
 #[test]
 fn compaction_empties_one_of_exactly_two_large_pages() {
+    let (mut reg, region, [lonely, first, second]) = two_large_pages();
+    let page_bytes = |reg: &regions::Registry| reg.stats(region).unwrap().occupancy.page_bytes;
+    let two_pages = page_bytes(&reg);
+
+    let compaction = reg.compact(region, usize::MAX).unwrap();
+    assert_eq!(compaction.objects_moved, 1, "{compaction:?}");
+    assert_eq!(compaction.bytes_moved, 3500, "{compaction:?}");
+    assert_eq!(compaction.blocks_released, 1, "{compaction:?}");
+    assert_eq!(
+        page_bytes(&reg),
+        two_pages - compaction.bytes_released as u64
+    );
+    assert_eq!(reg.get(lonely).unwrap(), &[1; 3500][..]);
+    assert_eq!(reg.get(first).unwrap(), &[2; 1100][..]);
+    assert_eq!(reg.get(second).unwrap(), &[3; 1100][..]);
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
+}
+
+/// Kills `core/src/registry/compact.rs: replace > with >= in
+/// Registry::compact`. `compact(region, max_bytes_moved)` moves objects
+/// while their bytes stay within the limit: a limit of exactly the bytes
+/// to move moves them. The mutant stopped at a limit equal to the sum.
+#[test]
+fn compaction_moves_up_to_exactly_its_byte_limit() {
+    let (mut reg, region, _) = two_large_pages();
+    let refused = reg.compact(region, 3499).unwrap();
+    assert_eq!(refused.objects_moved, 0, "{refused:?}");
+    let compaction = reg.compact(region, 3500).unwrap();
+    assert_eq!(compaction.objects_moved, 1, "{compaction:?}");
+    assert_eq!(compaction.bytes_moved, 3500, "{compaction:?}");
+}
+
+/// A region (no nursery) whose objects fill two large pages: a 3,500-byte
+/// object alone in the first, two of 1,100 bytes in the second, which has
+/// room for the first page's object. Returns the registry, the region and
+/// the three objects.
+fn two_large_pages() -> (
+    regions::Registry,
+    regions::RegionHandle,
+    [regions::ObjectHandle; 3],
+) {
     use regions::{Registry, TypeTag};
 
     let mut reg = Registry::builder().nursery_bytes(0).build();
@@ -142,18 +185,7 @@ fn compaction_empties_one_of_exactly_two_large_pages() {
         two_pages,
         "the third object opened a page"
     );
-
-    let compaction = reg.compact(region, usize::MAX).unwrap();
-    assert_eq!(compaction.objects_moved, 1, "{compaction:?}");
-    assert_eq!(compaction.bytes_moved, 3500, "{compaction:?}");
-    assert_eq!(compaction.blocks_released, 1, "{compaction:?}");
-    assert_eq!(page_bytes(&reg), two_pages - one_page);
-    assert_eq!(reg.get(lonely).unwrap(), &[1; 3500][..]);
-    assert_eq!(reg.get(first).unwrap(), &[2; 1100][..]);
-    assert_eq!(reg.get(second).unwrap(), &[3; 1100][..]);
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    (reg, region, [lonely, first, second])
 }
 
 /// Kills `core/src/pool/large.rs: replace < with <= in take`. First fit
@@ -248,9 +280,9 @@ fn the_invariant_check_notices_a_pool_page_that_miscounts_its_objects() {
     );
 }
 
-/// Kills `core/src/invariants.rs: replace && with || in
-/// Registry::check_tree`: the root must be live, at id 0 and generation 0,
-/// *and* without a parent; the mutant accepted a root that met any one.
+/// The root check of `Registry::check_tree`: the root must be live, at id
+/// 0 and generation 0, *and* without a parent; weakening any `&&` of it to
+/// `||` accepts a root with a parent.
 #[cfg(feature = "test-hooks")]
 #[test]
 fn the_invariant_check_notices_a_root_with_a_parent() {
@@ -263,4 +295,178 @@ fn the_invariant_check_notices_a_root_with_a_parent() {
         violations.contains("the root is not live at id 0 generation 0 without a parent"),
         "{violations}"
     );
+}
+
+/// Kills `core/src/invariants.rs:253: replace && with || in
+/// Registry::check_tree` (both shards 0 and 1 drew it): a free region id
+/// must be dead, not retired, and listed once; the mutant accepted any dead
+/// id, so a duplicated one (the same id handed to two new regions) passed.
+#[cfg(feature = "test-hooks")]
+#[test]
+fn the_invariant_check_notices_a_free_region_id_listed_twice() {
+    use regions::{Corruption, Registry};
+
+    let mut reg = Registry::new();
+    assert!(!reg
+        .corrupt_for_testing(Corruption::FreeRegionIdTwice)
+        .unwrap());
+    let region = reg.create_region(reg.root()).unwrap();
+    reg.release_region(region).unwrap();
+    assert!(reg.check_invariants().is_ok());
+    assert!(reg
+        .corrupt_for_testing(Corruption::FreeRegionIdTwice)
+        .unwrap());
+    let violations = reg.check_invariants().unwrap_err().to_string();
+    assert!(
+        violations.contains("is live, retired, duplicated or out of range"),
+        "{violations}"
+    );
+}
+
+/// Kills `core/src/config.rs: replace / with * in
+/// Config::dedicated_threshold`. A heap object larger than a quarter of the
+/// largest arena block gets a dedicated allocation of its own; one of
+/// exactly a quarter still goes to a page.
+#[test]
+fn objects_above_a_quarter_of_the_largest_block_are_dedicated() {
+    use regions::{Registry, TypeTag};
+
+    let mut reg = Registry::builder()
+        .arena_block_size(16 * 1024)
+        .nursery_bytes(0)
+        .build();
+    let region = reg.create_region(reg.root()).unwrap();
+    reg.alloc_bytes(region, TypeTag(1), 8, &[1; 4096]).unwrap();
+    assert_eq!(reg.stats(region).unwrap().occupancy.dedicated_bytes, 0);
+    reg.alloc_bytes(region, TypeTag(1), 8, &[2; 4097]).unwrap();
+    assert_eq!(reg.stats(region).unwrap().occupancy.dedicated_bytes, 4097);
+}
+
+/// Kills `core/src/pool/large.rs: replace > with >= in Pools::large_free`.
+/// A large page that empties goes back to the block cache unless it is the
+/// region's last one, which waits for the region's next large object; the
+/// mutant gave the last one back too.
+#[test]
+fn a_regions_last_large_page_is_kept_when_it_empties() {
+    use regions::{Registry, TypeTag};
+
+    let mut reg = Registry::builder().nursery_bytes(0).build();
+    let region = reg.create_region(reg.root()).unwrap();
+    let page_bytes = |reg: &Registry| reg.stats(region).unwrap().occupancy.page_bytes;
+    let object = reg.alloc_bytes(region, TypeTag(1), 8, &[1; 2000]).unwrap();
+    let with_page = page_bytes(&reg);
+    assert!(with_page > 0);
+    let cached = reg.global_stats().cached_block_bytes;
+    reg.free(object).unwrap();
+    assert_eq!(
+        page_bytes(&reg),
+        with_page,
+        "the last large page was given back"
+    );
+    assert_eq!(reg.global_stats().cached_block_bytes, cached);
+    reg.alloc_bytes(region, TypeTag(1), 8, &[2; 2000]).unwrap();
+    assert_eq!(page_bytes(&reg), with_page);
+}
+
+/// Kills `core/src/pool/mod.rs: replace + with * in Pool::table_bytes`.
+/// `memory_usage().table_bytes` counts the registry's bookkeeping: for a
+/// region with a few pages it is a few hundred bytes, far below the pages'
+/// own bytes. The mutant multiplied the pool tables' size by the size of
+/// their header.
+#[test]
+fn the_tables_of_a_small_region_stay_small_beside_its_pages() {
+    use regions::{Registry, TypeTag};
+
+    let mut reg = Registry::builder().nursery_bytes(0).build();
+    let before = reg.memory_usage();
+    let region = reg.create_region(reg.root()).unwrap();
+    for size in [100, 300, 2000] {
+        reg.alloc_bytes(region, TypeTag(1), 8, &vec![1; size])
+            .unwrap();
+    }
+    let after = reg.memory_usage();
+    let pages = after.page_bytes - before.page_bytes;
+    let tables = after.table_bytes - before.table_bytes;
+    assert!(pages > 0);
+    assert!(
+        tables < pages / 4,
+        "{tables} table bytes for {pages} page bytes"
+    );
+}
+
+/// Kills `core/src/pool/mod.rs: replace + with * in Pool::keep_nursery_if`.
+/// A nursery page kept with a dead region's id goes back to the block
+/// cache when the next region on that id would want one less than a
+/// quarter of its size: the registry's hint has shrunk since. Here a
+/// region that used 64 KiB raises the hint to the largest nursery, the
+/// next region opens one that large and outlives a hundred small regions,
+/// whose deaths let the hint decay to 4 KiB; the region created on its id
+/// afterwards must not keep the 64 KiB page. The mutant kept any page up
+/// to the square of the hint's size.
+#[test]
+fn a_kept_nursery_far_larger_than_the_hint_goes_back_to_the_cache() {
+    use regions::{Registry, TypeTag};
+
+    let mut reg = Registry::new();
+    let big = reg.create_region(reg.root()).unwrap();
+    for _ in 0..64 {
+        reg.alloc_bytes(big, TypeTag(1), 8, &[1; 1000]).unwrap();
+    }
+    reg.release_region(big).unwrap();
+    let holder = reg.create_region(reg.root()).unwrap();
+    reg.alloc_bytes(holder, TypeTag(1), 8, &[2; 24]).unwrap();
+    for _ in 0..100 {
+        let small = reg.create_region(reg.root()).unwrap();
+        reg.alloc_bytes(small, TypeTag(1), 8, &[3; 24]).unwrap();
+        reg.release_region(small).unwrap();
+    }
+    reg.release_region(holder).unwrap();
+    let cached = reg.global_stats().cached_block_bytes;
+
+    reg.create_region(reg.root()).unwrap();
+    assert!(
+        reg.global_stats().cached_block_bytes >= cached + 64 * 1024,
+        "the 64 KiB nursery was kept ({cached} → {} cached bytes)",
+        reg.global_stats().cached_block_bytes
+    );
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
+}
+
+/// Kills `core/src/pool/compact.rs: replace - with + in
+/// Pools::slab_victim`. Compaction empties a slab page only when the
+/// pool's other pages have free chunks for all its objects. Here the first
+/// page of a size class has one free chunk and the second holds two
+/// objects: emptying it is impossible, so nothing moves. The mutant counted
+/// the victim's own free chunks as room, moved one object into the free
+/// chunk and left the page half evacuated.
+#[test]
+fn compaction_leaves_a_slab_page_whose_objects_fit_nowhere_else() {
+    use regions::{Registry, TypeTag};
+
+    let mut reg = Registry::builder().nursery_bytes(0).build();
+    let region = reg.create_region(reg.root()).unwrap();
+    let page_bytes = |reg: &Registry| reg.stats(region).unwrap().occupancy.page_bytes;
+    let alloc = |reg: &mut Registry| reg.alloc_bytes(region, TypeTag(1), 8, &[1; 100]).unwrap();
+    let first = alloc(&mut reg);
+    let one_page = page_bytes(&reg);
+    let mut in_first_page = 1;
+    while page_bytes(&reg) == one_page {
+        alloc(&mut reg);
+        in_first_page += 1;
+    }
+    in_first_page -= 1;
+    assert!(
+        in_first_page >= 3,
+        "a slab page holds {in_first_page} objects"
+    );
+    alloc(&mut reg);
+    reg.free(first).unwrap();
+
+    let compaction = reg.compact(region, usize::MAX).unwrap();
+    assert_eq!(compaction.objects_moved, 0, "{compaction:?}");
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
 }
