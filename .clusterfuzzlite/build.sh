@@ -1,5 +1,5 @@
 #!/bin/bash -eu
-# Builds every cargo-fuzz target (fuzz/fuzz_targets/*.rs) into $OUT, with its
+# Builds every cargo-fuzz target (`cargo fuzz list`) into $OUT, with its
 # committed seed corpus as $OUT/<target>_seed_corpus.zip, the layout
 # ClusterFuzzLite and OSS-Fuzz expect. Run by the builder image (SRC, OUT,
 # SANITIZER set, nightly toolchain and cargo-fuzz installed); outside Docker,
@@ -20,8 +20,9 @@ bin_dir=${CARGO_TARGET_DIR:-fuzz/target}/x86_64-unknown-linux-gnu/release
 
 # Targets by file name rather than `cargo fuzz list`: in a coverage build the
 # image's cargo wrapper intercepts every `cargo fuzz` command, list included.
-for source in fuzz/fuzz_targets/*.rs; do
-  target=$(basename "$source" .rs)
+# The targets are fuzz/Cargo.toml's binaries (fuzz/fuzz_targets/ also holds
+# modules they share, which are not targets).
+for target in $(cargo fuzz list); do
   cp "$bin_dir/$target" "$OUT/"
   # libFuzzer starts from the seed corpus when the campaign's own corpus is
   # empty (the first batch run, or a run without a storage repository).

@@ -3,11 +3,12 @@
 # builder image gives it (SRC holding the checkout as $SRC/regions, OUT,
 # SANITIZER=address, the nightly toolchain, cargo-fuzz, zip), then checks
 # what it left in OUT the way ClusterFuzzLite will use it:
-#   - one executable per fuzz/fuzz_targets/*.rs, built with AddressSanitizer
+#   - one executable per fuzz target (`cargo fuzz list`), built with AddressSanitizer
 #     (its __asan_report_* hooks are linked in, as OSS-Fuzz's bad-build
 #     check expects);
 #   - <target>_seed_corpus.zip holding exactly the files of corpus/<target>/;
-#   - each binary replays its whole seed corpus, then fuzzes CFLITE_CHECK_RUNS
+#   - each binary replays its whole seed corpus with its coverage counters
+#     registered (libFuzzer reports `cov:`), then fuzzes CFLITE_CHECK_RUNS
 #     (1000) inputs from it, without a crash.
 # There is no container runtime on the machines this project runs on, so
 # this is how the ClusterFuzzLite build is tested before a workflow runs it.
@@ -67,8 +68,7 @@ SRC=$work/src OUT=$out SANITIZER=address RUSTUP_TOOLCHAIN=nightly \
 
 step "check $out"
 status=0
-for source in fuzz/fuzz_targets/*.rs; do
-  target=$(basename "$source" .rs)
+for target in $(cargo +nightly fuzz list); do
   bin=$out/$target
   if [[ ! -x $bin ]]; then
     echo "$target: FAIL: $bin missing or not executable"
@@ -110,6 +110,13 @@ for source in fuzz/fuzz_targets/*.rs; do
     continue
   fi
   inited=$(grep -m 1 'INITED' "$replay_log" | sed 's/^#[0-9]*[[:space:]]*//')
+  # A build whose coverage counters are not registered still runs, but
+  # libFuzzer sees no edges (no `cov:` figure, `ft: 2`) and fuzzes blind.
+  if [[ $inited != *"cov: "* ]]; then
+    echo "$target: FAIL: no coverage counters in the replay: $inited"
+    status=1
+    continue
+  fi
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$fuzz_log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$fuzz_log")
   size=$(du -k "$bin" | cut -f1)

@@ -12,10 +12,8 @@
 #   sees an input byte that libFuzzer could copy into a mutation, and the
 #   hooks cost about a third of the target's time.
 # - the fuzz targets (`ops`, `deserialize`): AddressSanitizer only (their
-#   crate links the sanitizer runtime). Without coverage in them, their
-#   references to the `__sancov_cntrs` section bounds
-#   (fuzz_targets/check_coverage.rs) do not clash with the coverage pass's
-#   own.
+#   crate links the sanitizer runtime); their own edges say nothing about
+#   the core.
 # - every other crate: neither. The model and the driver are safe Rust
 #   (`#![forbid(unsafe_code)]`); their edges would tell libFuzzer nothing
 #   about the core (their hit counts mostly track how many objects a
