@@ -35,9 +35,7 @@ fn a_budgeted_region_reserves_its_budget_entry_before_the_region_exists() {
     let sandbox = reg.create_region_with_budget(reg.root(), 100).unwrap();
     assert_eq!(sandbox.id(), scratch.id());
     assert_eq!(reg.region_budget(sandbox).unwrap(), Some(100));
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    assert_invariants(&reg);
 }
 
 /// Kills `core/src/test_hooks.rs: replace -= with += in
@@ -55,9 +53,7 @@ fn the_count_hook_keeps_the_regions_strong_objects_in_step_both_ways() {
     let h = reg.alloc_typed(region, 7u64).unwrap();
     reg.set_counts_for_testing(h, 2, 0).unwrap();
     reg.set_counts_for_testing(h, 0, 0).unwrap();
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    assert_invariants(&reg);
     // With no strong count left, the death destroys it instead of promoting it.
     reg.release_region(region).unwrap();
     assert!(reg.get_typed::<u64>(h).is_err());
@@ -102,9 +98,7 @@ fn a_store_that_must_grow_the_containers_list_can_be_refused() {
         (3..=8).contains(&refused),
         "{refused} of 64 stores had to grow"
     );
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    assert_invariants(&reg);
 }
 
 /// Kills `core/src/pool/compact.rs: replace < with == in
@@ -134,9 +128,7 @@ fn compaction_empties_one_of_exactly_two_large_pages() {
     assert_eq!(reg.get(lonely).unwrap(), &[1; 3500][..]);
     assert_eq!(reg.get(first).unwrap(), &[2; 1100][..]);
     assert_eq!(reg.get(second).unwrap(), &[3; 1100][..]);
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    assert_invariants(&reg);
 }
 
 /// Kills `core/src/registry/compact.rs: replace > with >= in
@@ -216,9 +208,7 @@ fn large_first_fit_uses_an_alignment_gap_of_exactly_one_minimal_chunk() {
     // start; its chunk ends at 1,104; the gap chunk takes 1,104..1,136; the
     // second object's header 1,136..1,152.
     assert_eq!(second_at - first_at, 1152 - 16);
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    assert_invariants(&reg);
 }
 
 /// Kills `core/src/pool/mod.rs: replace + with - in
@@ -245,9 +235,7 @@ fn a_region_created_on_a_dead_ones_id_takes_over_its_nursery() {
     );
     reg.alloc_bytes(next, TypeTag(1), 8, &[2; 24]).unwrap();
     assert_eq!(reg.global_stats().cached_block_bytes, cached);
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    assert_invariants(&reg);
 }
 
 /// Kills `core/src/pool/pools.rs: replace Pools::check with ()`. The
@@ -429,9 +417,7 @@ fn a_kept_nursery_far_larger_than_the_hint_goes_back_to_the_cache() {
         "the 64 KiB nursery was kept ({cached} → {} cached bytes)",
         reg.global_stats().cached_block_bytes
     );
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    assert_invariants(&reg);
 }
 
 /// Kills `core/src/pool/compact.rs: replace - with + in
@@ -466,9 +452,7 @@ fn compaction_leaves_a_slab_page_whose_objects_fit_nowhere_else() {
 
     let compaction = reg.compact(region, usize::MAX).unwrap();
     assert_eq!(compaction.objects_moved, 0, "{compaction:?}");
-    if let Err(violations) = reg.check_invariants() {
-        panic!("{violations}");
-    }
+    assert_invariants(&reg);
 }
 
 /// Kills `core/src/stats.rs: delete field moved_in_objects` and `delete
@@ -508,4 +492,12 @@ fn an_emptied_large_page_goes_back_when_the_region_has_another() {
     reg.free(second).unwrap();
     assert!(page_bytes(&reg) < two_pages, "the emptied page was kept");
     assert!(reg.global_stats().cached_block_bytes > cached);
+}
+
+/// Panics with the core's own list of violations if `reg` breaks an
+/// invariant.
+fn assert_invariants(reg: &regions::Registry) {
+    if let Err(violations) = reg.check_invariants() {
+        panic!("{violations}");
+    }
 }
