@@ -370,7 +370,10 @@ impl Registry {
     ) {
         region.slots.check(problems);
         let handle = self.live_handle(id);
-        let mut per_page: Vec<Vec<(u32, u32)>> = Vec::new();
+        // One list of (page, offset, size) for all pages, sorted by page
+        // below so that each page's objects are one run: a list per page
+        // cost an allocation each on every check.
+        let mut in_pages: Vec<(u32, u32, u32)> = Vec::new();
         let mut in_nursery: Vec<(u32, u32)> = Vec::new();
         let (mut strong, mut moved, mut dedicated) = (0, 0, 0);
         for (slot, record) in region.slots.records() {
@@ -410,17 +413,13 @@ impl Registry {
                 Ok(Some((crate::pool::NURSERY_PAGE, offset))) => {
                     in_nursery.push((offset, record.size() as u32));
                 }
-                Ok(Some((page, offset))) => {
-                    if per_page.len() <= page as usize {
-                        per_page.resize_with(page as usize + 1, Vec::new);
-                    }
-                    per_page[page as usize].push((offset, record.size() as u32));
-                }
+                Ok(Some((page, offset))) => in_pages.push((page, offset, record.size() as u32)),
                 Ok(None) => {}
                 Err(problem) => problems.push(format!("{home}: {problem}")),
             }
         }
-        region.pool.check(&in_nursery, &per_page, problems);
+        in_pages.sort_unstable();
+        region.pool.check(&mut in_nursery, &in_pages, problems);
         let counts = (
             region.strong_objects,
             region.moved_objects,

@@ -79,6 +79,7 @@ mod compare;
 mod destructors;
 mod divergence;
 mod handles;
+mod id_set;
 mod outcome;
 mod reference;
 mod report;
@@ -97,7 +98,7 @@ use regions::{
     failure, Compaction, Found, ObjectHandle, RegionHandle, Registry, TypeTag, WeakHandle,
 };
 
-use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId};
+use crate::model::{Model, ModelError, ObjectId, RegionId};
 use crate::op::{
     compact_byte_limit, configure_from_byte, op_strategy_within, Convenient, Iteration, Op,
     OpDecoder, Oversized, SliceKind,
@@ -336,24 +337,8 @@ impl Driver {
         };
         let mut report = self.report();
         let op_index = report.ops as usize;
-        let live: BTreeMap<ObjectId, _> = self
-            .reference
-            .model()
-            .objects()
-            .map(|(o, s)| (o, s.clone()))
-            .collect();
         // The model is not compared again: its registry is dropped in place.
-        let destroyed: Vec<Destroyed> = self
-            .reference
-            .model_mut()
-            .drop_registry()
-            .into_iter()
-            .map(|(id, destructor_ran)| Destroyed {
-                id,
-                destructor_ran,
-                last_state: live[&id].clone(),
-            })
-            .collect();
+        let destroyed = self.reference.model_mut().drop_registry_states();
         let registry = std::mem::replace(&mut self.registry, Registry::new());
         let panicked = panic::catch_unwind(AssertUnwindSafe(|| drop(registry))).is_err();
         let expected_panic = self.reference.model().panics(&destroyed);
@@ -507,8 +492,8 @@ impl Driver {
         let model = self.reference.model();
         let touched = prediction.touched_regions.iter();
         let touched = touched
-            .filter(|&&r| model.region_object_count(r) <= LOCAL_CHECK_LIMIT)
-            .filter_map(|&r| self.handles.region_handle(r));
+            .filter(|&r| model.region_object_count(r) <= LOCAL_CHECK_LIMIT)
+            .filter_map(|r| self.handles.region_handle(r));
         if let Err(violations) = self.registry.check_region_invariants(touched) {
             mismatches.push(Mismatch::Invariants(violations));
         }
@@ -1136,10 +1121,10 @@ impl Driver {
 
     fn compare_touched(&self, prediction: &Prediction) -> Vec<Mismatch> {
         let mut comparison = self.comparison();
-        for &r in &prediction.touched_regions {
+        for r in prediction.touched_regions.iter() {
             comparison.region(r, Depth::Figures);
         }
-        for &o in &prediction.touched_objects {
+        for o in prediction.touched_objects.iter() {
             comparison.object(o);
         }
         // A rejected op must change no figure; the statistics are compared

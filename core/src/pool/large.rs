@@ -278,7 +278,7 @@ impl Pools {
     pub(super) fn check_large_page(
         &self,
         index: u32,
-        objects: &[(u32, u32)],
+        objects: &[(u32, u32, u32)],
         problems: &mut alloc::vec::Vec<alloc::string::String>,
     ) {
         let page = &self.pages[index as usize];
@@ -287,7 +287,9 @@ impl Pools {
         };
         let (mut cursor, mut prev_size, mut prev_free) = (0u32, 0u32, false);
         let (mut used, mut free) = (0u32, 0u32);
-        let mut used_chunks = alloc::collections::BTreeMap::new();
+        // (start, size, holds an object) of each used chunk, in address
+        // order: one allocation, where a map took one per node.
+        let mut used_chunks = alloc::vec::Vec::new();
         while cursor < page.size() {
             let chunk = header(page, cursor);
             if chunk.size < MIN_CHUNK || chunk.size % 16 != 0 || chunk.size > page.size() - cursor {
@@ -311,7 +313,7 @@ impl Pools {
                 FREE => free += 1,
                 USED => {
                     used += 1;
-                    used_chunks.insert(cursor, chunk.size);
+                    used_chunks.push((cursor, chunk.size, false));
                 }
                 other => report(alloc::format!("chunk at {cursor} has state {other:#x}")),
             }
@@ -336,13 +338,19 @@ impl Pools {
         if listed != free {
             report(alloc::format!("{free} free chunks but {listed} listed"));
         }
-        let mut seen = alloc::collections::BTreeSet::new();
-        for &(offset, size) in objects {
+        for &(_, offset, size) in objects {
             let start = offset.wrapping_sub(HEADER);
-            let fits = used_chunks.get(&start).is_some_and(|&chunk| {
-                u64::from(offset) + u64::from(size) <= u64::from(start) + u64::from(chunk)
+            let chunk = used_chunks
+                .binary_search_by_key(&start, |&(at, ..)| at)
+                .ok()
+                .map(|found| &mut used_chunks[found]);
+            let fits = chunk.is_some_and(|(_, chunk, held)| {
+                let fits = !*held
+                    && u64::from(offset) + u64::from(size) <= u64::from(start) + u64::from(*chunk);
+                *held |= fits;
+                fits
             });
-            if !fits || !seen.insert(start) {
+            if !fits {
                 report(alloc::format!(
                     "object at {offset} is not alone in a used chunk"
                 ));

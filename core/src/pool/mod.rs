@@ -368,13 +368,14 @@ impl Pool {
         }
     }
 
-    /// Checks the nursery and the pools; `objects[page]` lists the
-    /// `(offset, size)` of the objects the slot table places in each page,
-    /// `nursery` those in the nursery.
+    /// Checks the nursery and the pools; `objects` lists the `(page,
+    /// offset, size)` of the objects the slot table places in the pools'
+    /// pages, sorted by page, `nursery` the `(offset, size)` of those in the
+    /// nursery (sorted here).
     pub fn check(
         &self,
-        nursery: &[(u32, u32)],
-        objects: &[Vec<(u32, u32)>],
+        nursery: &mut [(u32, u32)],
+        objects: &[(u32, u32, u32)],
         problems: &mut Vec<String>,
     ) {
         self.check_nursery(nursery, problems);

@@ -146,10 +146,10 @@ impl Pool {
     }
 
     /// Checks the nursery: its live count, and that `objects` (offset,
-    /// size) lie below the bump offset without overlapping.
+    /// size) lie below the bump offset without overlapping. Sorts `objects`.
     pub(super) fn check_nursery(
         &self,
-        objects: &[(u32, u32)],
+        objects: &mut [(u32, u32)],
         problems: &mut alloc::vec::Vec<alloc::string::String>,
     ) {
         let page = &self.nursery;
@@ -167,10 +167,9 @@ impl Pool {
         {
             problems.push("the nursery is misaligned".into());
         }
-        let mut sorted = alloc::vec::Vec::from(objects);
-        sorted.sort_unstable();
+        objects.sort_unstable();
         let mut end = 0u64;
-        for &(offset, size) in &sorted {
+        for &(offset, size) in &*objects {
             if u64::from(offset) < end || u64::from(offset) + u64::from(size) > u64::from(page.bump)
             {
                 problems.push(alloc::format!(
@@ -181,7 +180,7 @@ impl Pool {
             end = end.max(u64::from(offset) + u64::from(size.max(1)));
         }
         #[cfg(feature = "poison")]
-        self.check_nursery_poison(&sorted, problems);
+        self.check_nursery_poison(objects, problems);
     }
 
     /// Checks that every byte of the nursery outside the (sorted) live

@@ -303,13 +303,16 @@ impl Pools {
         Ok(offset)
     }
 
-    /// Checks pages, lists and counts; `objects[page]` lists the offsets of
-    /// the objects the slot table places in each page.
-    pub fn check(&self, objects: &[Vec<(u32, u32)>], problems: &mut Vec<String>) {
+    /// Checks pages, lists and counts; `objects` lists the `(page, offset,
+    /// size)` of the objects the slot table places in the pages, sorted by
+    /// page.
+    pub fn check(&self, objects: &[(u32, u32, u32)], problems: &mut Vec<String>) {
         let mut in_use = 0;
         for (index, page) in self.live_pages() {
             in_use += 1;
-            let offsets = objects.get(index as usize).map_or(&[][..], Vec::as_slice);
+            let first = objects.partition_point(|&(page, ..)| page < index);
+            let end = objects.partition_point(|&(page, ..)| page <= index);
+            let offsets = &objects[first..end];
             if offsets.len() != page.live as usize {
                 problems.push(alloc::format!(
                     "page {index} counts {} live objects, the slots {}",

@@ -239,11 +239,12 @@ impl Pools {
     }
 
     /// Checks a slab page: chunk size, the free list, and that the objects
-    /// at `objects` (offsets) are distinct carved chunks not on the free list.
+    /// at `objects` (page, offset, size) are distinct carved chunks not on
+    /// the free list.
     pub(super) fn check_slab_page(
         &self,
         index: u32,
-        objects: &[(u32, u32)],
+        objects: &[(u32, u32, u32)],
         problems: &mut alloc::vec::Vec<alloc::string::String>,
     ) {
         let page = &self.pages[index as usize];
@@ -257,14 +258,25 @@ impl Pools {
             return report("bad chunk size or bump offset".into());
         }
         let carved = page.bump / chunk;
-        let mut free = alloc::collections::BTreeSet::new();
+        // One mark per carved chunk (one allocation, where sets of offsets
+        // took one per node): on the free list, holding an object.
+        const FREE: u8 = 1;
+        const HELD: u8 = 2;
+        let mut marks = alloc::vec![0u8; carved as usize];
+        let mut free = 0usize;
         let mut cursor = page.free;
         while cursor != NONE {
-            if cursor >= page.bump || cursor % chunk != 0 || !free.insert(cursor) {
+            // A chunk index below `carved` is a carved chunk (`bump` is a
+            // multiple of `chunk`).
+            let at = (cursor / chunk) as usize;
+            let first_visit = matches!(marks.get(at), Some(&mark) if mark & FREE == 0);
+            if cursor % chunk != 0 || !first_visit {
                 return report(alloc::format!(
                     "free list reaches {cursor}: uncarved, misplaced or a cycle"
                 ));
             }
+            marks[at] |= FREE;
+            free += 1;
             #[cfg(feature = "poison")]
             if let Some(problem) = page.poison_report(cursor + LINK..cursor + chunk) {
                 report(alloc::format!("free chunk at {cursor}: {problem}"));
@@ -275,18 +287,20 @@ impl Pools {
         if let Some(problem) = page.poison_report(page.bump..page.size()) {
             report(alloc::format!("space never carved: {problem}"));
         }
-        let mut seen = alloc::collections::BTreeSet::new();
-        for &(offset, _) in objects {
-            if offset >= page.bump || free.contains(&offset) || !seen.insert(offset) {
+        for &(_, offset, _) in objects {
+            let at = (offset / chunk) as usize;
+            // Carved, not free, not yet holding another object.
+            if marks.get(at) != Some(&0) {
                 report(alloc::format!(
                     "object at {offset} is uncarved, free, or shares its chunk"
                 ));
+            } else {
+                marks[at] = HELD;
             }
         }
-        if carved as usize != free.len() + page.live as usize {
+        if carved as usize != free + page.live as usize {
             report(alloc::format!(
-                "{carved} chunks carved, {} free, {} live",
-                free.len(),
+                "{carved} chunks carved, {free} free, {} live",
                 page.live
             ));
         }

@@ -8,7 +8,6 @@
 //! never perturbs the core's state.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::fmt::Debug;
 
 use regions::{GlobalStats, ObjectHandle, RegionStats, Registry, WeakHandle};
@@ -18,6 +17,7 @@ use crate::op::{SliceKind, TypedKind};
 
 use super::divergence::Mismatch;
 use super::handles::Handles;
+use super::id_set::IdSet;
 use super::sorted;
 use super::typed::{encoding_of, slice_encoding, with_slice_type, with_type};
 
@@ -217,7 +217,7 @@ impl Comparison<'_> {
 
     /// Every handle seen of the objects in `objects` resolves to its
     /// object's current home (or to nothing if the object is dead).
-    pub fn sweep_handles_of(&mut self, objects: &BTreeSet<ObjectId>) {
+    pub fn sweep_handles_of(&mut self, objects: &IdSet<ObjectId>) {
         self.sweep_object_handles(|o| objects.contains(&o));
     }
 

@@ -10,11 +10,11 @@
 //! can then lag the driver's, which only makes preconditions stricter.
 
 use std::cell::RefCell;
-use std::collections::BTreeSet;
 
 use crate::model::{Destroyed, Model, ModelError, ObjectId, RegionId, MAX_OBJECT_SIZE};
 use crate::op::{ObjectRef, Op, Oversized, RegionRef, TableLens, WeakRef, ALIGN_LOG2_CAP};
 
+use super::id_set::IdSet;
 use super::outcome::{ObjectQueries, Outcome, RegionQueries, Res};
 
 mod api_ops;
@@ -111,9 +111,9 @@ pub(crate) struct Prediction {
     pub token: Option<u64>,
     /// Regions whose state the op may have changed or read (operands, their
     /// parents and children, homes of object operands, new homes).
-    pub touched_regions: BTreeSet<RegionId>,
+    pub touched_regions: IdSet<RegionId>,
     /// Objects the op may have changed or read (operands, moved objects).
-    pub touched_objects: BTreeSet<ObjectId>,
+    pub touched_objects: IdSet<ObjectId>,
     /// Whether an operand was unknown to the driver (a fabricated handle
     /// that named nothing it had seen).
     pub had_unknown_operand: bool,
@@ -135,8 +135,8 @@ impl Prediction {
             destroyed: Vec::new(),
             copied: None,
             token: None,
-            touched_regions: BTreeSet::new(),
-            touched_objects: BTreeSet::new(),
+            touched_regions: IdSet::new(),
+            touched_objects: IdSet::new(),
             had_unknown_operand: false,
             refused_by_an_occupied_budget: false,
             unstored_beside_a_neighbour: false,
@@ -285,8 +285,8 @@ impl Reference {
     /// Records the operands (and what hangs off them) as touched.
     fn note_operands(&self, op: &ModelOp, prediction: &mut Prediction) {
         // Walked in place: `Op::operands` would build a list on every op.
-        let mut regions = BTreeSet::new();
-        let objects = RefCell::new(BTreeSet::new());
+        let mut regions = IdSet::new();
+        let objects = RefCell::new(IdSet::new());
         op.map_operands(
             |&r| regions.insert(r),
             |&o| objects.borrow_mut().insert(o),
@@ -294,7 +294,7 @@ impl Reference {
         );
         let objects = objects.into_inner();
         let unknown = regions.contains(&UNKNOWN_REGION) || objects.contains(&UNKNOWN_OBJECT);
-        for &o in &objects {
+        for o in objects.iter() {
             if let Some(state) = self.model.object(o) {
                 regions.insert(state.home);
             }

@@ -609,12 +609,21 @@ impl Model {
     /// not even the root (decision 7). Returns the destruction log like
     /// [`Model::take_destroyed`], including entries not yet taken.
     pub fn drop_registry(&mut self) -> Vec<(ObjectId, bool)> {
+        self.drop_registry_states()
+            .into_iter()
+            .map(|d| (d.id, d.destructor_ran))
+            .collect()
+    }
+
+    /// Like [`Model::drop_registry`], with each object's state at the moment
+    /// it was destroyed (see [`Model::take_destroyed_states`]).
+    pub fn drop_registry_states(&mut self) -> Vec<Destroyed> {
         let ids: Vec<ObjectId> = self.objects.keys().copied().collect();
         for o in ids {
             self.destroy(o);
         }
         self.regions.clear();
-        self.take_destroyed()
+        self.take_destroyed_states()
     }
 
     /// Counters the harness uses to see that random runs are not vacuous.
