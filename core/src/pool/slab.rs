@@ -259,23 +259,25 @@ impl Pools {
         }
         let carved = page.bump / chunk;
         // One mark per carved chunk (one allocation, where sets of offsets
-        // took one per node): on the free list, holding an object.
+        // took one per node): unmarked, on the free list, or holding an
+        // object (the free list is walked first, so the states exclude each
+        // other).
+        const UNMARKED: u8 = 0;
         const FREE: u8 = 1;
         const HELD: u8 = 2;
-        let mut marks = alloc::vec![0u8; carved as usize];
+        let mut marks = alloc::vec![UNMARKED; carved as usize];
         let mut free = 0usize;
         let mut cursor = page.free;
         while cursor != NONE {
             // A chunk index below `carved` is a carved chunk (`bump` is a
             // multiple of `chunk`).
             let at = (cursor / chunk) as usize;
-            let first_visit = matches!(marks.get(at), Some(&mark) if mark & FREE == 0);
-            if cursor % chunk != 0 || !first_visit {
+            if cursor % chunk != 0 || marks.get(at) != Some(&UNMARKED) {
                 return report(alloc::format!(
                     "free list reaches {cursor}: uncarved, misplaced or a cycle"
                 ));
             }
-            marks[at] |= FREE;
+            marks[at] = FREE;
             free += 1;
             #[cfg(feature = "poison")]
             if let Some(problem) = page.poison_report(cursor + LINK..cursor + chunk) {
@@ -290,7 +292,7 @@ impl Pools {
         for &(_, offset, _) in objects {
             let at = (offset / chunk) as usize;
             // Carved, not free, not yet holding another object.
-            if marks.get(at) != Some(&0) {
+            if marks.get(at) != Some(&UNMARKED) {
                 report(alloc::format!(
                     "object at {offset} is uncarved, free, or shares its chunk"
                 ));
